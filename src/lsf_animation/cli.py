@@ -47,6 +47,91 @@ def render(motion: Path, out: Path, audio: Path | None, face: str, sample: int, 
     click.echo(f"wrote {out}")
 
 
+@cli.command()
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Corpus directory, walked recursively for .wav .flac .ogg .m4a .mp3 files.",
+)
+@click.option(
+    "--features",
+    required=True,
+    help="Comma-separated extractor names: offline-motion, offline-prosody (no download), "
+    "hubert, hubert-frozen, emotion2vec (need --option with their weights).",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Feature cache directory. Default: $LSF_ANIMATION_CACHE, else "
+    "~/.cache/lsf-animation/features (per user, so read-only corpora work; entries are keyed "
+    "by file content, so one cache serves every corpus).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes. Default: all available cores.",
+)
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="FEATURE.KEY=VALUE",
+    help="Extractor option, repeatable, e.g. hubert.model=/models/hubert-base-ls960.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def extract(
+    data_dir: Path,
+    features: str,
+    cache_dir: Path | None,
+    workers: int | None,
+    options: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Compute speech features for every audio file under --data into the feature cache.
+
+    Already-cached entries are skipped, so an interrupted run resumes; an entry is recomputed
+    when the audio file's bytes or the extractor's config/weights change, or when it is damaged.
+    """
+    from lsf_animation.audio.extract import extract_corpus, parse_feature_names, parse_options
+
+    names = parse_feature_names(features)
+    report = extract_corpus(
+        data_dir, names, cache_dir, workers, parse_options(options, names), progress=not quiet
+    )
+    click.echo(report.summary())
+    if report.failed:
+        for path, reason in report.failed:
+            click.echo(f"failed: {path}: {reason}", err=True)
+        raise LsfError(
+            f"{len(report.failed)} of {report.files} audio files failed (listed above); the "
+            "others are cached: fix or remove the failed files and run extract again"
+        )
+
+
+@cli.command()
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), default=Path("demo_out"), show_default=True
+)
+@click.option("--seconds", default=5.0, show_default=True, help="Length of the utterance.")
+def demo(out: Path, seconds: float) -> None:
+    """The main job on embedded defaults: the built-in face performs a scripted utterance.
+
+    Writes motion.npz, speech.wav, demo.mp4 (with sound) and motion heatmaps into OUT. Until the
+    trained demo model ships, the motion is scripted, not predicted from the speech.
+    """
+    from lsf_animation.demo import run_demo
+
+    if not 0.5 <= seconds <= 60:
+        raise LsfError(f"--seconds must be between 0.5 and 60, got {seconds}")
+    for role, path in run_demo(out, seconds).items():
+        click.echo(f"{role:>13}: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns LsfError into one line on stderr and exit code 2."""
     try:
