@@ -1,0 +1,224 @@
+"""MP4 writing: H.264 video (yuv420p) with an optional AAC audio track, through PyAV.
+
+The file appears only when it is complete: it is written to a hidden temporary file in the same
+folder and renamed over `path` at the end; on any error the temporary file is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from lsf_animation.errors import LsfError
+
+# Sample rates the AAC encoder accepts; other rates are resampled to 48 kHz.
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+
+
+def _even_frame(frame: np.ndarray, index: int, size: tuple[int, int] | None) -> np.ndarray:
+    """Check one frame and pad it by edge replication to even width and height (yuv420p)."""
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise LsfError(
+            f"video frame {index} must be an (H, W, 3) uint8 RGB image, got shape {frame.shape} "
+            f"and dtype {frame.dtype}"
+        )
+    if size is not None and frame.shape[:2] != size:
+        raise LsfError(
+            f"video frame {index} is {frame.shape[1]}x{frame.shape[0]} but the first frame was "
+            f"{size[1]}x{size[0]}; all frames must have the same size"
+        )
+    pad_h, pad_w = frame.shape[0] % 2, frame.shape[1] % 2
+    if pad_h or pad_w:
+        frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    return np.ascontiguousarray(frame)
+
+
+def _open_audio(audio: str | Path) -> av.container.InputContainer:
+    path = Path(audio)
+    if not path.is_file():
+        raise LsfError(f"audio file {path} does not exist; give the path of a readable audio file")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise LsfError(f"cannot read audio file {path} ({exc}); is it an audio file?") from exc
+    if not container.streams.audio:
+        container.close()
+        raise LsfError(f"{path} has no audio stream; give a file with sound in it")
+    return container
+
+
+def _encode_audio(
+    source: av.container.InputContainer, stream: av.audio.stream.AudioStream, name: str
+) -> list[av.Packet]:
+    """Decode the first audio stream of `source`, resample it for AAC and encode it (all of it).
+
+    Returns the AAC packets in order (audio is small: about 1 MB per minute).
+    """
+    ctx = stream.codec_context
+    resampler = av.AudioResampler(
+        format=ctx.format.name, layout=ctx.layout.name, rate=ctx.sample_rate, frame_size=1024
+    )
+    time_base = Fraction(1, ctx.sample_rate)
+    packets: list[av.Packet] = []
+    samples = 0
+
+    def encode(frames: list[av.AudioFrame]) -> None:
+        nonlocal samples
+        for frame in frames:
+            frame.pts = samples
+            frame.time_base = time_base
+            samples += frame.samples
+            packets.extend(stream.encode(frame))
+
+    try:
+        for frame in source.decode(audio=0):
+            encode(resampler.resample(frame))
+    except av.FFmpegError as exc:
+        raise LsfError(f"cannot decode audio file {name} ({exc})") from exc
+    encode(resampler.resample(None))
+    packets.extend(stream.encode(None))
+    if samples == 0:
+        raise LsfError(f"audio file {name} contains no samples")
+    return packets
+
+
+def write_mp4(
+    frames: Iterable[np.ndarray],
+    path: str | Path,
+    fps: float = 25,
+    audio: str | Path | None = None,
+    num_frames: int | None = None,
+    crf: int = 18,
+    preset: str = "fast",
+    progress: bool = False,
+    threads: int = 0,
+) -> Path:
+    """Encode RGB frames as an H.264 mp4, optionally with an audio track.
+
+    Args:
+        frames: (H, W, 3) uint8 RGB images, all the same size (odd sizes are padded by one pixel
+            to even, as yuv420p requires); consumed lazily, so a generator of rendered frames
+            never needs all frames in memory.
+        path: output file (written as mp4 whatever its suffix); its folder must exist.
+        fps: frames per second.
+        audio: an audio file in any format ffmpeg reads (wav, m4a, mp3, flac...), muxed in as AAC
+            at its own sample rate where AAC allows it (else 48 kHz); the track keeps the audio's
+            own duration, neither padded nor cut to the video's.
+        num_frames: if given, write exactly this many frames: stop after them, and fail if
+            `frames` has fewer. Also the progress bar's total.
+        crf: x264 constant rate factor (lower = better quality, bigger file; 18 is visually
+            lossless for renders).
+        preset: x264 speed preset ("ultrafast" ... "veryslow").
+        progress: show a progress bar on stderr.
+        threads: x264 encoder threads (0 = as many as it likes).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise LsfError(f"cannot write {path}: folder {path.parent} does not exist")
+    if fps <= 0:
+        raise LsfError(f"fps must be positive, got {fps}")
+    if num_frames is not None and num_frames <= 0:
+        raise LsfError(f"num_frames must be positive, got {num_frames}")
+    source = _open_audio(audio) if audio is not None else None
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    container = None
+    try:
+        frame_iter = iter(frames)
+        first = next(frame_iter, None)
+        if first is None:
+            raise LsfError("no video frames to write; the animation is empty")
+        first_image = _even_frame(first, 0, None)
+        container = av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+        rate = Fraction(fps).limit_denominator(1001)
+        vstream = container.add_stream(
+            "libx264", rate=rate, options={"crf": str(crf), "preset": preset}
+        )
+        vstream.codec_context.thread_count = threads
+        vstream.width, vstream.height = first_image.shape[1], first_image.shape[0]
+        vstream.pix_fmt = "yuv420p"
+        vstream.time_base = 1 / rate
+        audio_packets: deque[av.Packet] = deque()
+        if source is not None:
+            in_rate = source.streams.audio[0].codec_context.sample_rate
+            in_channels = source.streams.audio[0].codec_context.channels
+            astream = container.add_stream(
+                "aac",
+                rate=in_rate if in_rate in AAC_RATES else 48000,
+                layout="mono" if in_channels == 1 else "stereo",
+            )
+            audio_packets.extend(_encode_audio(source, astream, str(audio)))
+        frames_out = itertools.chain([first], frame_iter)
+        _write_video(container, vstream, frames_out, num_frames, progress, audio_packets)
+        container.close()
+        container = None
+        os.replace(tmp, path)
+    except BaseException:
+        if container is not None:
+            with contextlib.suppress(Exception):  # the original error matters more
+                container.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if source is not None:
+            source.close()
+    return path
+
+
+def _write_video(
+    container: av.container.OutputContainer,
+    vstream: av.video.stream.VideoStream,
+    frames: Iterable[np.ndarray],
+    num_frames: int | None,
+    progress: bool,
+    audio_packets: deque[av.Packet],
+) -> None:
+    """Encode and mux the video frames, interleaving the pre-encoded audio packets by time."""
+    size: tuple[int, int] | None = None
+    count = 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=num_frames, unit="frame", desc="video")
+
+    def mux(packets: list[av.Packet]) -> None:
+        for packet in packets:
+            if packet.dts is not None and packet.time_base is not None:
+                now = packet.dts * packet.time_base
+                while audio_packets and audio_packets[0].pts * audio_packets[0].time_base <= now:
+                    container.mux(audio_packets.popleft())
+            container.mux(packet)
+
+    try:
+        for frame in frames:
+            if num_frames is not None and count >= num_frames:
+                break
+            image = _even_frame(frame, count, size)
+            size = size or tuple(np.asarray(frame).shape[:2])  # type: ignore[assignment]
+            vframe = av.VideoFrame.from_ndarray(image, format="rgb24")
+            vframe.pts = count
+            mux(vstream.encode(vframe))
+            count += 1
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    if num_frames is not None and count < num_frames:
+        raise LsfError(f"expected {num_frames} video frames but got only {count}")
+    mux(vstream.encode(None))
+    while audio_packets:
+        container.mux(audio_packets.popleft())
