@@ -1,0 +1,256 @@
+"""Typed model configuration: the `paper` and `demo` presets and the ablation variant.
+
+The same modules are built from either preset; only sizes differ. Feature dimensions and rates
+come from here (the offline extractors have other dimensions than HuBERT / emotion2vec), never
+from constants in the modules.
+
+`ModelConfig.to_dict()` / `ModelConfig.from_dict()` round-trip through plain dicts so the
+training code can store the config in a checkpoint or load it from YAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lsf_animation.errors import LsfError
+
+QuantizerLayout = Literal["per_frame", "release"]
+
+#: The rows of the paper's Table 2 (see `lsf_animation.model.variants` for what each one is).
+VARIANTS: tuple[str, ...] = (
+    "no_style",  # w/o style one-hot
+    "no_identity",  # w/o iden
+    "emotion_one_hot_shape",  # Emo one-hot + shape parameter
+    "one_hot",  # Baseline (gt one-hot): identity 32 + emotion 8 + intensity 3
+    "emotion_style",  # + Emotion Feature (style vector)
+    "emotion_identity_style",  # + Emotion Feature + Iden Feature (style vector)
+    "gate",  # Gate fusion
+    "cross_attention",  # Cross-attention fusion
+    "hifb",  # LSF-Animation (HIFB)
+)
+
+
+@dataclass
+class VQVAEConfig:
+    """Stage 1: the motion VQ-VAE (motion prior).
+
+    Attributes:
+        motion_dim: per-frame motion size (50 expression + 3 jaw).
+        num_expression: how many of the leading motion dims are expression (the rest is jaw).
+        hidden_dim: width of encoder/decoder and of the latent per frame.
+        num_layers: Transformer blocks in the encoder and in the decoder (each).
+        num_heads: attention heads.
+        ffn_dim: Transformer feed-forward hidden size.
+        conv_kernel: temporal Conv1d kernel size (odd).
+        dropout: dropout after the positional encoding and inside the blocks.
+        codebook_size: N codebook entries.
+        code_dim: C, size of one code; `hidden_dim` must be a multiple of it.
+        beta: commitment weight.
+        quantizer_layout: "per_frame" (each frame's latent split into hidden_dim/code_dim codes)
+            or "release" (the authors' (B,256,T) view; codes mix channels and time steps).
+        loss_quant, loss_expression, loss_jaw: stage-1 loss weights.
+    """
+
+    motion_dim: int = 53
+    num_expression: int = 50
+    hidden_dim: int = 256
+    num_layers: int = 6
+    num_heads: int = 8
+    ffn_dim: int = 384
+    conv_kernel: int = 5
+    dropout: float = 0.1
+    codebook_size: int = 256
+    code_dim: int = 128
+    beta: float = 0.25
+    quantizer_layout: QuantizerLayout = "per_frame"
+    loss_quant: float = 1.5
+    loss_expression: float = 0.5
+    loss_jaw: float = 0.1
+
+    def validate(self) -> None:
+        if self.hidden_dim % self.code_dim:
+            raise LsfError(
+                f"vqvae.hidden_dim ({self.hidden_dim}) must be a multiple of vqvae.code_dim "
+                f"({self.code_dim}); change one of them in the model config."
+            )
+        if self.hidden_dim % self.num_heads:
+            raise LsfError(
+                f"vqvae.hidden_dim ({self.hidden_dim}) must be divisible by vqvae.num_heads "
+                f"({self.num_heads})."
+            )
+        if self.quantizer_layout not in ("per_frame", "release"):
+            raise LsfError(
+                f"vqvae.quantizer_layout must be 'per_frame' or 'release', "
+                f"got {self.quantizer_layout!r}."
+            )
+        if not 0 < self.num_expression <= self.motion_dim:
+            raise LsfError("vqvae.num_expression must be in 1..motion_dim.")
+        if self.conv_kernel % 2 != 1:
+            raise LsfError(f"vqvae.conv_kernel must be odd, got {self.conv_kernel}.")
+
+
+@dataclass
+class SIEConfig:
+    """Stage 2: the SIE-Encoder (speech + neutral face -> prior latent).
+
+    Attributes:
+        motion_dim: size of one motion-stream feature frame (HuBERT: 768).
+        emotion_dim: size of one emotion-stream feature frame (emotion2vec: 768).
+        feature_rate_hz: rate of both feature streams; two frames make one 25 fps frame.
+        shape_dim: FLAME shape coefficients given as the neutral face.
+        identity_hidden: hidden sizes of the identity MLP.
+        identity_dim: size of z_id (softmax output).
+        d_model: width of the streams.
+        num_layers: L, HIFB layers (and Transformer blocks per stream in the other variants).
+        num_heads, ffn_dim: per-stream Transformer block.
+        conv_kernel: temporal Conv1d kernel size.
+        fusion_tokens: n_f, learnable fusion tokens.
+        fusion_mlp_dim: hidden size of the fusion block's MLP.
+        token_init_std: std of the fusion tokens' normal init.
+        dropout: after the positional encoding and inside the stream blocks.
+        variant: which row of the paper's Table 2 to build (`VARIANTS`).
+        num_identities, num_emotions, num_intensities: one-hot sizes of the label variants.
+        loss_latent, loss_expression, loss_jaw: stage-2 loss weights.
+    """
+
+    motion_dim: int = 768
+    emotion_dim: int = 768
+    feature_rate_hz: float = 50.0
+    shape_dim: int = 300
+    identity_hidden: tuple[int, ...] = (256, 128)
+    identity_dim: int = 32
+    d_model: int = 256
+    num_layers: int = 12
+    num_heads: int = 8
+    ffn_dim: int = 384
+    conv_kernel: int = 5
+    fusion_tokens: int = 4
+    fusion_mlp_dim: int = 384
+    token_init_std: float = 0.02
+    dropout: float = 0.1
+    variant: str = "hifb"
+    num_identities: int = 32
+    num_emotions: int = 8
+    num_intensities: int = 3
+    loss_latent: float = 1.0
+    loss_expression: float = 0.15
+    loss_jaw: float = 0.1
+
+    def validate(self) -> None:
+        if self.variant not in VARIANTS:
+            raise LsfError(
+                f"sie.variant {self.variant!r} is not known; use one of {', '.join(VARIANTS)}."
+            )
+        if self.d_model % self.num_heads:
+            raise LsfError(
+                f"sie.d_model ({self.d_model}) must be divisible by sie.num_heads "
+                f"({self.num_heads})."
+            )
+        if self.feature_rate_hz != 50.0:
+            raise LsfError(
+                f"sie.feature_rate_hz must be 50 (two feature frames per 25 fps motion frame), "
+                f"got {self.feature_rate_hz}; resample the features to 50 Hz."
+            )
+        if self.conv_kernel % 2 != 1:
+            raise LsfError(f"sie.conv_kernel must be odd, got {self.conv_kernel}.")
+        if self.variant == "hifb" and self.num_layers < 2:
+            raise LsfError(
+                "sie.num_layers must be >= 2 for the HIFB: with one layer the emotion stream "
+                "never reaches the motion stream."
+            )
+
+
+@dataclass
+class ModelConfig:
+    """The whole LSF-Animation model: the motion prior and the SIE-Encoder."""
+
+    vqvae: VQVAEConfig = field(default_factory=VQVAEConfig)
+    sie: SIEConfig = field(default_factory=SIEConfig)
+    name: str = "paper"
+
+    def validate(self) -> ModelConfig:
+        """Check the sizes fit together; return self. Raises LsfError."""
+        self.vqvae.validate()
+        self.sie.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples become lists), e.g. for a checkpoint or YAML."""
+        d = dataclasses.asdict(self)
+        d["sie"]["identity_hidden"] = list(d["sie"]["identity_hidden"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        """Inverse of `to_dict`; unknown keys raise LsfError naming them."""
+        d = dict(d)
+        vq = _build(VQVAEConfig, d.pop("vqvae", {}) or {}, "vqvae")
+        sie_d = dict(d.pop("sie", {}) or {})
+        if "identity_hidden" in sie_d:
+            sie_d["identity_hidden"] = tuple(int(x) for x in sie_d["identity_hidden"])
+        sie = _build(SIEConfig, sie_d, "sie")
+        unknown = set(d) - {"name"}
+        if unknown:
+            raise LsfError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(vqvae=vq, sie=sie, name=str(d.get("name", "custom"))).validate()
+
+    def with_variant(self, variant: str) -> ModelConfig:
+        """A copy of this config with `sie.variant` replaced."""
+        return dataclasses.replace(
+            self, sie=dataclasses.replace(self.sie, variant=variant)
+        ).validate()
+
+
+def _build(cls: type, d: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise LsfError(
+            f"unknown keys in model config section {where!r}: {sorted(unknown)}; "
+            f"known: {sorted(names)}"
+        )
+    return cls(**d)
+
+
+def paper_config(variant: str = "hifb") -> ModelConfig:
+    """The paper's sizes (SPEC §2): d=256, 6+6 prior layers, 12 HIFB layers, 768-d features."""
+    cfg = ModelConfig(name="paper")
+    return cfg.with_variant(variant)
+
+
+def demo_config(
+    variant: str = "hifb", motion_dim: int = 768, emotion_dim: int = 768
+) -> ModelConfig:
+    """Small sizes that train on a CPU in minutes; same code as `paper_config`.
+
+    Args:
+        variant: Table 2 row.
+        motion_dim, emotion_dim: feature sizes of the extractors in use.
+    """
+    vq = VQVAEConfig(hidden_dim=64, num_layers=2, num_heads=4, ffn_dim=128, code_dim=32)
+    sie = SIEConfig(
+        motion_dim=motion_dim,
+        emotion_dim=emotion_dim,
+        identity_hidden=(64, 32),
+        identity_dim=16,
+        d_model=64,
+        num_layers=2,
+        num_heads=4,
+        ffn_dim=128,
+        fusion_tokens=4,
+        fusion_mlp_dim=128,
+        variant=variant,
+    )
+    return ModelConfig(vqvae=vq, sie=sie, name="demo").validate()
+
+
+PRESETS = {"paper": paper_config, "demo": demo_config}
+
+
+def preset(name: str, variant: str = "hifb") -> ModelConfig:
+    """A preset by name ("paper" or "demo")."""
+    if name not in PRESETS:
+        raise LsfError(f"unknown model preset {name!r}; use one of {sorted(PRESETS)}.")
+    return PRESETS[name](variant=variant)

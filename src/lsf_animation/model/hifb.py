@@ -1,0 +1,103 @@
+"""The Hierarchical Interaction Fusion Block (paper §3.3, SPEC §2).
+
+n_f learnable fusion tokens F (init N(0, 0.02^2)) and L layers. Layer l:
+
+    m <- TransformerBlock_m^l([F ; m])[n_f:]      (pre-LN, 8 heads, FFN 384, GELU)
+    e <- TransformerBlock_e^l([F ; e])[n_f:]
+    F <- F + PairCrossAttn(LN(F), {[m_i ; e_j]})  (all T x T pairs, exact O(T), pair_attention.py)
+    F <- F + MLP(LN(F))                           (hidden 384, GELU)
+
+The output is the final motion stream m (B, T, d). As the paper's equations (4)-(5) are
+written, the last layer's emotion block and fusion block cannot reach that output; they are
+built (the parameter count is the paper's) but not run, which changes nothing but the time.
+With L = 1 the emotion stream would not reach the output at all, so use L >= 2.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lsf_animation.model.blocks import FeedForward, TransformerBlock
+from lsf_animation.model.config import SIEConfig
+from lsf_animation.model.pair_attention import PAIR_MODES, PairCrossAttention
+
+
+class FusionBlock(nn.Module):
+    """Token update: pair cross-attention then MLP, each pre-LN with a residual.
+
+    tokens (B, n, d), motion/emotion (B, T, d), mask (B, T) -> tokens (B, n, d).
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.norm_attn = nn.LayerNorm(dim)
+        self.attn = PairCrossAttention(dim, dim, num_heads)
+        self.norm_mlp = nn.LayerNorm(dim)
+        self.mlp = FeedForward(dim, mlp_dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        motion: torch.Tensor,
+        emotion: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        mode: str = "factorized",
+    ) -> torch.Tensor:
+        attended = self.attn(self.norm_attn(tokens), motion, emotion, mask, mask, mode)
+        tokens = tokens + self.drop(attended)
+        return tokens + self.drop(self.mlp(self.norm_mlp(tokens)))
+
+
+class HIFB(nn.Module):
+    """Motion and emotion streams (B, T, d) each, mask (B, T) -> final motion stream (B, T, d).
+
+    `pair_mode` selects the exact O(T) pair attention ("factorized", default) or the O(T^2)
+    reference ("naive"); both compute the same function.
+    """
+
+    def __init__(self, cfg: SIEConfig) -> None:
+        super().__init__()
+        d = cfg.d_model
+        self.num_tokens = cfg.fusion_tokens
+        self.tokens = nn.Parameter(torch.randn(cfg.fusion_tokens, d) * cfg.token_init_std)
+        self.motion_blocks = nn.ModuleList(
+            TransformerBlock(d, cfg.num_heads, cfg.ffn_dim, cfg.dropout)
+            for _ in range(cfg.num_layers)
+        )
+        self.emotion_blocks = nn.ModuleList(
+            TransformerBlock(d, cfg.num_heads, cfg.ffn_dim, cfg.dropout)
+            for _ in range(cfg.num_layers)
+        )
+        self.fusion_blocks = nn.ModuleList(
+            FusionBlock(d, cfg.num_heads, cfg.fusion_mlp_dim, cfg.dropout)
+            for _ in range(cfg.num_layers)
+        )
+        self.pair_mode = "factorized"
+
+    def forward(
+        self,
+        motion: torch.Tensor,
+        emotion: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        pair_mode: str | None = None,
+    ) -> torch.Tensor:
+        mode = pair_mode or self.pair_mode
+        if mode not in PAIR_MODES:
+            raise ValueError(f"pair_mode must be one of {PAIR_MODES}, got {mode!r}")
+        b, n = motion.shape[0], self.num_tokens
+        tokens = self.tokens.unsqueeze(0).expand(b, -1, -1)
+        key_mask = None
+        if mask is not None:
+            key_mask = torch.cat((mask.new_ones(b, n), mask), dim=1)
+        last = len(self.motion_blocks) - 1
+        for layer, (motion_block, emotion_block, fusion_block) in enumerate(
+            zip(self.motion_blocks, self.emotion_blocks, self.fusion_blocks, strict=True)
+        ):
+            motion = motion_block(torch.cat((tokens, motion), dim=1), key_mask)[:, n:]
+            if layer == last:
+                break  # the rest of the layer cannot affect the returned motion stream
+            emotion = emotion_block(torch.cat((tokens, emotion), dim=1), key_mask)[:, n:]
+            tokens = fusion_block(tokens, motion, emotion, mask, mode)
+        return motion
