@@ -8,6 +8,7 @@ output path (motion file, FLAME layer, renderer, video with audio, motion heatma
 
 from __future__ import annotations
 
+import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,12 +131,19 @@ def _voice(
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write (N,) float32 audio in [-1, 1] as 16-bit PCM mono WAV."""
+    path = Path(path)
     pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as fh:
-        fh.setnchannels(1)
-        fh.setsampwidth(2)
-        fh.setframerate(sample_rate)
-        fh.writeframes(pcm.tobytes())
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with wave.open(str(tmp), "wb") as fh:
+            fh.setnchannels(1)
+            fh.setsampwidth(2)
+            fh.setframerate(sample_rate)
+            fh.writeframes(pcm.tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def run_demo(out_dir: str | Path, seconds: float = 5.0, size: int = 512) -> dict[str, Path]:
