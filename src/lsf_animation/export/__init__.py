@@ -1,1 +1,1 @@
-"""export"""
+"""Files out: motion .npz (and, later, vertex, OBJ and glTF exports)."""

@@ -1,1 +1,1 @@
-"""face"""
+"""Faces: the FLAME layer and model-file loaders, the built-in face, shape fitting."""

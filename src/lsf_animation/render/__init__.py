@@ -1,1 +1,1 @@
-"""render"""
+"""Pictures out: the CPU rasterizer, mp4 writing with audio, motion heatmaps."""
