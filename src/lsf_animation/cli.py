@@ -114,6 +114,87 @@ def extract(
 
 
 @cli.command()
+@click.argument("stage", type=click.Choice(["stage1", "stage2"]))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Training config: configs/demo.yaml, configs/paper.yaml, configs/ablation_<variant>.yaml.",
+)
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), help="Corpus root.")
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), help="Output folder (stage N: OUT/stageN)."
+)
+@click.option(
+    "--cache", "cache_dir", type=click.Path(path_type=Path), help="Feature cache (stage 2)."
+)
+@click.option(
+    "--prior",
+    type=click.Path(path_type=Path),
+    help="Stage 2: the stage-1 checkpoint. Default: OUT/stage1/model.ckpt.",
+)
+@click.option("--resume", is_flag=True, help="Continue from OUT/stageN/checkpoints/last.ckpt.")
+@click.option("--max-epochs", type=click.IntRange(min=1), help="Upper bound on epochs.")
+@click.option("--devices", help="Devices per machine (a number or 'auto').")
+@click.option("--num-nodes", type=click.IntRange(min=1), help="Machines (multi-node DDP).")
+@click.option("--strategy", help="Lightning strategy: auto, ddp, ddp_spawn, fsdp, ...")
+@click.option("--accelerator", help="auto, cpu, gpu, ...")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override any config key, repeatable, e.g. --set stage2.lr=5e-6 --set data.batch_size=4.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(
+    stage: str,
+    config_path: Path,
+    data_dir: Path | None,
+    out: Path | None,
+    cache_dir: Path | None,
+    prior: Path | None,
+    resume: bool,
+    max_epochs: int | None,
+    devices: str | None,
+    num_nodes: int | None,
+    strategy: str | None,
+    accelerator: str | None,
+    overrides: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Train STAGE (stage1: the motion prior; stage2: the SIE-Encoder against the frozen prior).
+
+    Writes OUT/stageN/checkpoints/{best,last}.ckpt, OUT/stageN/model.ckpt (the best weights, for
+    inference) and OUT/stageN/logs/. Stage 2 reads its speech features from the cache: run
+    `lsf-animation extract` with the config's features first.
+    """
+    from lsf_animation.train.config import load_train_config
+    from lsf_animation.train.run import train_stage
+
+    n = 1 if stage == "stage1" else 2
+    section = f"stage{n}"
+    sets = list(overrides)
+    for key, value in (
+        ("data.root", data_dir),
+        ("out", out),
+        ("features.cache", cache_dir),
+        (f"{section}.max_epochs", max_epochs),
+        ("trainer.devices", devices),
+        ("trainer.num_nodes", num_nodes),
+        ("trainer.strategy", strategy),
+        ("trainer.accelerator", accelerator),
+    ):
+        if value is not None:
+            sets.append(f"{key}={value}")
+    cfg = load_train_config(config_path, sets)
+    result = train_stage(n, cfg, prior=prior, resume=resume, progress=not quiet, echo=click.echo)
+    if result.model_file is not None:
+        click.echo(f"model: {result.model_file}")
+
+
+@cli.command()
 @click.option(
     "--out", "-o", type=click.Path(path_type=Path), default=Path("demo_out"), show_default=True
 )
@@ -130,6 +211,34 @@ def demo(out: Path, seconds: float) -> None:
         raise LsfError(f"--seconds must be between 0.5 and 60, got {seconds}")
     for role, path in run_demo(out, seconds).items():
         click.echo(f"{role:>13}: {path}")
+
+
+@cli.command()
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Corpus folder.")
+@click.option("--identities", default=24, show_default=True, help="Speakers (>= 3).")
+@click.option(
+    "--sentences", default=8, show_default=True, help="Sentences per speaker, emotion and level."
+)
+@click.option("--seed", default=0, show_default=True, help="Same seed, same bytes.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker processes, each with its own eSpeak NG.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def synth(out: Path, identities: int, sentences: int, seed: int, workers: int, quiet: bool) -> None:
+    """Generate the synthetic emotional talking-face corpus in 3DMEAD's layout under OUT.
+
+    eSpeak NG speaks the sentences for each speaker, emotion (8) and level (3; neutral 1); the
+    built-in face moves with the phonemes, the emotion and the speaker's style. Writes
+    splits.json with speaker-disjoint train/val/test parts. Resumes an interrupted run.
+    """
+    from lsf_animation.data.synth.generate import generate_corpus
+
+    report = generate_corpus(out, identities, sentences, seed, workers, progress=not quiet)
+    click.echo(report.summary())
 
 
 def main(argv: list[str] | None = None) -> int:

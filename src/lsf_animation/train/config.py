@@ -1,0 +1,445 @@
+"""Typed training configuration, loaded from YAML with per-run overrides.
+
+A config file (configs/paper.yaml, configs/demo.yaml, configs/ablation_<variant>.yaml) has the
+sections of `TrainConfig`; any key left out keeps its default. A file may start from another
+with `extends: other.yaml` (relative to its own folder): the two are merged key by key, the
+extending file winning. Per-run overrides are dotted keys with YAML values, applied last:
+`["stage2.lr=5e-6", "data.batch_size=4", "model.sie.num_layers=6"]`.
+
+Unknown keys and wrongly typed values raise `LsfError` naming the key and the file, so a typo
+never silently trains the wrong model.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from lsf_animation.errors import LsfError
+from lsf_animation.model.config import VARIANTS, ModelConfig, preset
+from lsf_animation.model.variants import USES_EMOTION_FEATURES
+
+SPLITS = ("synthetic", "lsf", "emote", "probtalk3d")
+STAGE1_PROTOCOLS = ("stage2-train", "release")
+BACKBONES = ("hubert-upper",)
+
+
+@dataclass
+class ModelSection:
+    """Which model: a preset's sizes, a Table 2 variant and per-key overrides.
+
+    Attributes:
+        preset: "paper" or "demo" (`lsf_animation.model.config.preset`).
+        variant: Table 2 row (`sie.variant`).
+        vqvae, sie: keys of `VQVAEConfig` / `SIEConfig` replacing the preset's values. The
+            feature sizes (`sie.motion_dim`, `sie.emotion_dim`) come from the extractors.
+    """
+
+    preset: str = "demo"
+    variant: str = "hifb"
+    vqvae: dict[str, Any] = field(default_factory=dict)
+    sie: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FeatureSpec:
+    """One speech feature: an extractor name (`audio.features.get_extractor`) and its options."""
+
+    name: str = "offline-motion"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FeaturesSection:
+    """The speech features of stage 2, read from the feature cache (`lsf-animation extract`).
+
+    Attributes:
+        motion: the motion stream (paper: "hubert-frozen", HuBERT's frozen front).
+        emotion: the emotion stream (paper: "emotion2vec"); None for variants that read none.
+        backbone: trainable module run on the cached motion features inside the model:
+            "hubert-upper" = HuBERT's layers after the frozen ones (needs motion
+            "hubert-frozen"); None = the features go straight into the SIE-Encoder.
+        cache: feature cache directory; None = `audio.cache.default_cache_dir()`.
+    """
+
+    motion: FeatureSpec = field(default_factory=FeatureSpec)
+    emotion: FeatureSpec | None = field(default_factory=lambda: FeatureSpec(name="offline-prosody"))
+    backbone: str | None = None
+    cache: str | None = None
+
+
+@dataclass
+class DataSection:
+    """The corpus and how it is split and batched.
+
+    Attributes:
+        root: corpus root (3DMEAD or ProbTalk3D layout, or the synthetic corpus).
+        layout: "auto", "mead" or "probtalk3d".
+        split: "synthetic" (the corpus's splits.json), "lsf" (the paper's stage-2 split),
+            "emote" (EMOTE's identity split) or "probtalk3d" (sentence split).
+        stage1_protocol: "stage2-train" (stage 1 sees the stage-2 training speakers only) or
+            "release" (the authors' 32 speakers, which include the stage-2 test speakers).
+        batch_size: clips per batch (whole clips, padded; the release used 1).
+        crop: random crops of at most this many 25 fps frames for training; None = whole clips.
+        num_workers: DataLoader worker processes.
+        preload: read all motion and features into memory before training (small corpora).
+    """
+
+    root: str | None = None
+    layout: str = "auto"
+    split: str = "synthetic"
+    stage1_protocol: str = "stage2-train"
+    batch_size: int = 8
+    crop: int | None = None
+    num_workers: int = 0
+    preload: bool = False
+
+
+@dataclass
+class StageSection:
+    """Optimizer and stopping of one stage.
+
+    Attributes:
+        optimizer: "adamw" or "adam".
+        lr, betas, eps, weight_decay: optimizer settings.
+        max_epochs: upper bound on epochs.
+        patience: early stopping: epochs without a validation-loss improvement before stopping.
+        min_delta: smallest decrease that counts as an improvement.
+        gradient_clip: clip the gradient norm to this value; None = no clipping.
+        batch_size: replaces `data.batch_size` for this stage when set.
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    max_epochs: int = 100
+    patience: int = 5
+    min_delta: float = 0.0
+    gradient_clip: float | None = None
+    batch_size: int | None = None
+
+
+@dataclass
+class Stage1Section(StageSection):
+    """Stage 1 (motion prior): AdamW, lr 1e-4 (SPEC §2).
+
+    Attributes:
+        restart_dead_codes: at each epoch end, codes no training frame chose in that epoch are
+            moved onto latents of the last batch (keeps the codebook in use).
+    """
+
+    optimizer: str = "adamw"
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    restart_dead_codes: bool = True
+
+
+@dataclass
+class Stage2Section(StageSection):
+    """Stage 2 (SIE-Encoder, prior frozen): Adam, lr 1e-5, betas (0.9, 0.98), eps 1e-9.
+
+    Attributes:
+        prior: the stage-1 checkpoint; None = `<out>/stage1/model.ckpt`.
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1e-5
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-9
+    prior: str | None = None
+
+
+@dataclass
+class TrainerSection:
+    """Lightning Trainer settings.
+
+    Attributes:
+        seed: seeds Python, numpy and torch (and DataLoader workers).
+        deterministic: "auto" = deterministic algorithms on CPU, warn-only on GPU (some CUDA
+            kernels have no deterministic form); or true / false.
+        accelerator: "auto", "cpu", "gpu", ...
+        devices: devices per node ("auto" or a number).
+        num_nodes: machines.
+        strategy: "auto", "ddp", "ddp_spawn", "fsdp", ...
+        precision: Lightning precision ("32-true", "bf16-mixed", ...).
+        log_every_n_steps: how often step metrics are logged.
+        sanity_val_steps: validation batches run before training to catch errors early.
+        num_threads: torch CPU threads; None = torch's default.
+    """
+
+    seed: int = 0
+    deterministic: bool | Literal["auto"] = "auto"
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    log_every_n_steps: int = 10
+    sanity_val_steps: int = 1
+    num_threads: int | None = None
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs besides the data itself.
+
+    Attributes:
+        name: run name (logs, checkpoint metadata).
+        out: output folder; stage N writes `<out>/stage<N>/`.
+    """
+
+    name: str = "run"
+    out: str = "runs/run"
+    model: ModelSection = field(default_factory=ModelSection)
+    features: FeaturesSection = field(default_factory=FeaturesSection)
+    data: DataSection = field(default_factory=DataSection)
+    stage1: Stage1Section = field(default_factory=Stage1Section)
+    stage2: Stage2Section = field(default_factory=Stage2Section)
+    trainer: TrainerSection = field(default_factory=TrainerSection)
+
+    def validate(self) -> TrainConfig:
+        """Check values that types alone do not; return self. Raises LsfError."""
+        if self.model.variant not in VARIANTS:
+            raise LsfError(
+                f"model.variant {self.model.variant!r} is not known; use one of "
+                f"{', '.join(VARIANTS)}."
+            )
+        if self.data.split not in SPLITS:
+            raise LsfError(
+                f"data.split must be one of {', '.join(SPLITS)}, got {self.data.split!r}"
+            )
+        if self.data.stage1_protocol not in STAGE1_PROTOCOLS:
+            raise LsfError(
+                f"data.stage1_protocol must be one of {', '.join(STAGE1_PROTOCOLS)}, got "
+                f"{self.data.stage1_protocol!r}"
+            )
+        if self.data.layout not in ("auto", "mead", "probtalk3d"):
+            raise LsfError(
+                f"data.layout must be auto, mead or probtalk3d, got {self.data.layout!r}"
+            )
+        if self.data.crop is not None and self.data.crop < 2:
+            raise LsfError(f"data.crop must be at least 2 frames or null, got {self.data.crop}")
+        for name, stage in (("stage1", self.stage1), ("stage2", self.stage2)):
+            if stage.optimizer not in ("adam", "adamw"):
+                raise LsfError(f"{name}.optimizer must be adam or adamw, got {stage.optimizer!r}")
+            if stage.lr < 0 or stage.max_epochs < 1 or stage.patience < 0:
+                raise LsfError(f"{name}: lr must be >= 0, max_epochs >= 1 and patience >= 0")
+            batch = stage.batch_size or self.data.batch_size
+            if batch < 1:
+                raise LsfError(f"{name}: the batch size must be at least 1, got {batch}")
+        if self.features.backbone is not None:
+            if self.features.backbone not in BACKBONES:
+                raise LsfError(
+                    f"features.backbone must be null or one of {', '.join(BACKBONES)}, got "
+                    f"{self.features.backbone!r}"
+                )
+            if self.features.motion.name != "hubert-frozen":
+                raise LsfError(
+                    "features.backbone hubert-upper runs HuBERT's upper layers on the cached "
+                    "output of its frozen front: set features.motion.name to hubert-frozen"
+                )
+        if self.model.variant in USES_EMOTION_FEATURES and self.features.emotion is None:
+            raise LsfError(
+                f"model.variant {self.model.variant} reads the emotion stream: set "
+                "features.emotion (e.g. emotion2vec or offline-prosody)"
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists), e.g. for a checkpoint or a YAML dump."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Inverse of `to_dict`; unknown keys and bad types raise LsfError naming `source`."""
+        return _build(cls, d, source, "").validate()
+
+    def model_config(self, motion_dim: int, emotion_dim: int | None) -> ModelConfig:
+        """The `ModelConfig` of this run: the preset, the variant, the overrides and the
+        extractors' feature sizes."""
+        base = preset(self.model.preset, self.model.variant).to_dict()
+        for section in ("vqvae", "sie"):
+            base[section].update(copy.deepcopy(getattr(self.model, section)))
+        for key, dim in (("motion_dim", motion_dim), ("emotion_dim", emotion_dim)):
+            if dim is None:
+                continue
+            given = self.model.sie.get(key)
+            if given is not None and int(given) != dim:
+                raise LsfError(
+                    f"model.sie.{key} is {given} but the configured feature has {dim} "
+                    f"dimensions; remove model.sie.{key} (it is taken from the feature)"
+                )
+            base["sie"][key] = dim
+        base["sie"]["variant"] = self.model.variant
+        base["name"] = self.model.preset
+        return ModelConfig.from_dict(base)
+
+
+def load_train_config(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> TrainConfig:
+    """Read a YAML config (following `extends:`), apply dotted overrides and validate.
+
+    Args:
+        path: the YAML file; None = all defaults.
+        overrides: "dotted.key=value" strings; values are parsed as YAML ("1e-5" is a number).
+
+    Raises:
+        LsfError: the file is missing or not valid YAML, an override is malformed, a key is
+            unknown or a value has the wrong type.
+    """
+    raw: dict[str, Any] = {} if path is None else _read_yaml(Path(path), seen=())
+    source = "defaults" if path is None else str(path)
+    for item in overrides:
+        _apply_override(raw, item)
+    if overrides:
+        source += " with overrides " + " ".join(overrides)
+    return TrainConfig.from_dict(raw, source)
+
+
+def parse_value(text: str) -> Any:
+    """A YAML scalar or flow value: "5" -> 5, "1e-5" -> 1e-05, "[0.9, 0.98]" -> list, "null"."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value)  # YAML 1.1 reads "1e-5" as a string
+        except ValueError:
+            return value
+    return value
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, text = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise LsfError(f"override {item!r} is not of the form section.key=value")
+    node = raw
+    for part in parts[:-1]:
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise LsfError(f"override {item!r}: {part} is not a section")
+        node = nxt
+    node[parts[-1]] = parse_value(text.strip())
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    import yaml
+
+    path = path.expanduser()
+    if not path.is_file():
+        raise LsfError(f"config file {path} not found; give a YAML file such as configs/demo.yaml")
+    if path.resolve() in seen:
+        raise LsfError(f"config file {path} extends itself (through {seen[-1]})")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise LsfError(f"config file {path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise LsfError(f"config file {path} must hold a mapping of sections, not {type(data)}")
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    base = _read_yaml(path.parent / str(base_name), (*seen, path.resolve()))
+    return _merge(base, data)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, d: Any, source: str, where: str) -> Any:
+    if not isinstance(d, dict):
+        raise LsfError(f"{source}: {where or 'the config'} must be a mapping, got {d!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise LsfError(
+            f"{source}: unknown key(s) {', '.join(where + k for k in unknown)}; "
+            f"known in this section: {', '.join(sorted(names))}"
+        )
+    kwargs = {k: _coerce(hints[k], v, source, where + k) for k, v in d.items()}
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
+    """Check (and gently convert) `value` against the annotation `tp`."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, source, key)
+            except LsfError as err:
+                errors.append(str(err))
+        raise LsfError(errors[0] if len(errors) == 1 else f"{source}: {key}={value!r} is invalid")
+    if origin is Literal:
+        if value in args:
+            return value
+        raise LsfError(f"{source}: {key} must be one of {list(args)}, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, source, key + ".")
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise LsfError(f"{source}: {key} must be a mapping, got {value!r}")
+        return copy.deepcopy(value)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise LsfError(f"{source}: {key} must be a list of {len(args)} values, got {value!r}")
+        return tuple(
+            _coerce(a, v, source, f"{key}[{i}]")
+            for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
+    if tp is float:
+        if isinstance(value, bool):
+            raise LsfError(f"{source}: {key} must be a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError) as err:
+            raise LsfError(f"{source}: {key} must be a number, got {value!r}") from err
+    if tp is int:
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        ):
+            raise LsfError(f"{source}: {key} must be an integer, got {value!r}")
+        return int(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise LsfError(f"{source}: {key} must be true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise LsfError(f"{source}: {key} must be a string, got {value!r}")
+        return str(value)
+    return value

@@ -1,0 +1,121 @@
+"""Stage 1 as a LightningModule: the motion VQ-VAE (motion prior) on scaled motion.
+
+Loss (SPEC §2): quantization x1.5 + L1 expression x0.5 + L1 jaw x0.1 on valid frames; AdamW,
+lr 1e-4. The codebook is initialized from the encoder latents of the first training batch
+(data-dependent init), and codes that no training frame chose during an epoch are restarted on
+latents of the epoch's last batch. Under DDP both happen on rank 0 and are broadcast, so every
+process keeps the same codebook.
+
+Logged: train/loss, train/quant, train/expression, train/jaw (step and epoch), val/* (epoch),
+train/perplexity and train/dead_codes (epoch code usage), train/restarted_codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+from lsf_animation.model.config import ModelConfig
+from lsf_animation.model.losses import vqvae_loss
+from lsf_animation.model.quantizer import usage_statistics
+from lsf_animation.model.vqvae import MotionVQVAE
+from lsf_animation.train.batch import motion_batch
+from lsf_animation.train.checkpoint import attach_metadata
+from lsf_animation.train.config import Stage1Section
+from lsf_animation.train.optim import make_optimizer
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+class Stage1Module(L.LightningModule):
+    """Trains `MotionVQVAE(model_config.vqvae)`.
+
+    Args:
+        model_config: the run's model config (only `vqvae` is used here).
+        stage: the stage-1 optimizer and stopping settings.
+        metadata: what the checkpoint carries besides the weights (see `checkpoint.py`); the
+            stage, model config and format version are filled in on save.
+    """
+
+    def __init__(
+        self, model_config: ModelConfig, stage: Stage1Section, metadata: dict[str, Any]
+    ) -> None:
+        super().__init__()
+        self.model_config = model_config
+        self.stage = stage
+        self.metadata = metadata
+        self.vqvae = MotionVQVAE(model_config.vqvae)
+        # Persistent, so a resumed run does not re-initialize a trained codebook.
+        self.register_buffer("codebook_initialized", torch.tensor(False))
+        n = model_config.vqvae.codebook_size
+        self.register_buffer("_epoch_counts", torch.zeros(n, dtype=torch.long), persistent=False)
+        self._last_latent: tuple[torch.Tensor, torch.Tensor | None] | None = None
+
+    def forward(self, motion: torch.Tensor, mask: torch.Tensor | None = None):
+        return self.vqvae(motion, mask)
+
+    # -- training -------------------------------------------------------------------------------
+    def _broadcast_codebook(self) -> None:
+        if _distributed():
+            torch.distributed.broadcast(self.vqvae.quantizer.codebook.weight.data, src=0)
+
+    @torch.no_grad()
+    def _init_codebook(self, motion: torch.Tensor, mask: torch.Tensor | None) -> None:
+        latent = self.vqvae.encoder(motion, mask)
+        self.vqvae.quantizer.init_from_latents(latent, mask)
+        self._broadcast_codebook()
+        self.codebook_initialized.fill_(True)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        motion, mask = motion_batch(batch)
+        if not bool(self.codebook_initialized):
+            self._init_codebook(motion, mask)
+        out = self.vqvae(motion, mask)
+        losses = vqvae_loss(out, motion, mask, self.model_config.vqvae)
+        self._epoch_counts += out.quant.counts.to(self._epoch_counts)
+        self._last_latent = (out.latent.detach(), None if mask is None else mask.detach())
+        b = motion.shape[0]
+        self.log("train/loss", losses["loss"], on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=b)  # fmt: skip
+        for name in ("quant", "expression", "jaw"):
+            self.log(f"train/{name}", losses[name], on_step=False, on_epoch=True, batch_size=b)
+        return losses["loss"]
+
+    def on_train_epoch_end(self) -> None:
+        counts = self._epoch_counts.clone()
+        if _distributed():
+            torch.distributed.all_reduce(counts)
+        perplexity, dead = usage_statistics(counts)
+        self.log("train/perplexity", perplexity.float(), sync_dist=False)
+        self.log("train/dead_codes", dead.float(), sync_dist=False)
+        restarted = 0
+        if self.stage.restart_dead_codes and self._last_latent is not None and int(dead) > 0:
+            latent, mask = self._last_latent
+            codes = torch.nonzero(counts == 0).flatten().to(latent.device)
+            restarted = self.vqvae.quantizer.init_from_latents(latent, mask, codes=codes)
+            self._broadcast_codebook()
+        self.log("train/restarted_codes", float(restarted), sync_dist=False)
+        self._epoch_counts.zero_()
+        self._last_latent = None
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        motion, mask = motion_batch(batch)
+        out = self.vqvae(motion, mask)
+        losses = vqvae_loss(out, motion, mask, self.model_config.vqvae)
+        b = motion.shape[0]
+        self.log("val/loss", losses["loss"], on_epoch=True, prog_bar=True, sync_dist=True,
+                 batch_size=b)  # fmt: skip
+        for name in ("quant", "expression", "jaw"):
+            self.log(f"val/{name}", losses[name], on_epoch=True, sync_dist=True, batch_size=b)
+        return losses["loss"]
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return make_optimizer(self.stage, [p for p in self.parameters() if p.requires_grad])
+
+    # -- checkpoint -----------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        attach_metadata(checkpoint, 1, self.model_config, self.metadata)
