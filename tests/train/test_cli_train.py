@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fixtures_train import TINY_MODEL
 from lsf_animation.audio.features import get_extractor
 from lsf_animation.cli import main
 from lsf_animation.train.checkpoint import load_checkpoint
@@ -21,13 +22,7 @@ from lsf_animation.train.checkpoint import load_checkpoint
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FEATURES = "offline-motion,offline-prosody"
 TINY = [
-    "model.vqvae.hidden_dim=32",
-    "model.vqvae.code_dim=16",
-    "model.vqvae.num_layers=1",
-    "model.vqvae.ffn_dim=32",
-    "model.sie.d_model=32",
-    "model.sie.ffn_dim=32",
-    "model.sie.fusion_mlp_dim=32",
+    *TINY_MODEL,
     "data.batch_size=4",
     "trainer.log_every_n_steps=1",
     "stage2.lr=1e-3",

@@ -10,6 +10,7 @@ import lightning as L
 import pytest
 import torch
 
+from fixtures_train import TINY_MODEL
 from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.errors import LsfError
 from lsf_animation.model.config import VARIANTS
@@ -22,13 +23,7 @@ from lsf_animation.train.stage2 import Stage2Module
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = [
     "model.preset=demo",
-    "model.vqvae.hidden_dim=32",
-    "model.vqvae.code_dim=16",
-    "model.vqvae.num_layers=1",
-    "model.vqvae.ffn_dim=32",
-    "model.sie.d_model=32",
-    "model.sie.ffn_dim=32",
-    "model.sie.fusion_mlp_dim=32",
+    *TINY_MODEL,
     "trainer.log_every_n_steps=1",
     "trainer.sanity_val_steps=0",
 ]

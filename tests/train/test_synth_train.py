@@ -8,18 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from fixtures_train import TINY_MODEL
 from lsf_animation.cli import main
 from lsf_animation.train.checkpoint import load_checkpoint
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 TINY = [
-    "model.vqvae.hidden_dim=32",
-    "model.vqvae.code_dim=16",
-    "model.vqvae.num_layers=1",
-    "model.vqvae.ffn_dim=32",
-    "model.sie.d_model=32",
-    "model.sie.ffn_dim=32",
-    "model.sie.fusion_mlp_dim=32",
+    *TINY_MODEL,
     "data.batch_size=8",
 ]
 
