@@ -1,1 +1,1 @@
-"""Files out: motion .npz (and, later, vertex, OBJ and glTF exports)."""
+"""Files out: motion .npz, vertices .npy and OBJ sequences."""

@@ -1,0 +1,80 @@
+"""Vertex sequences as .npy: one (T, V, 3) float32 array of positions in metres."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from lsf_animation.errors import LsfError
+
+
+def check_vertices(vertices: np.ndarray, source: str = "vertices") -> np.ndarray:
+    """Validate a (T, V, 3) vertex sequence (metres) and return it as float32.
+
+    Raises LsfError naming `source` for a wrong shape, no frames or vertices, or NaN/inf values.
+    """
+    vertices = np.asarray(vertices)
+    if vertices.ndim != 3 or vertices.shape[-1] != 3:
+        raise LsfError(
+            f"{source}: vertices have shape {tuple(vertices.shape)}, expected (T, V, 3): "
+            "T frames of V vertex positions in metres"
+        )
+    if vertices.shape[0] == 0 or vertices.shape[1] == 0:
+        raise LsfError(
+            f"{source}: vertices have shape {tuple(vertices.shape)}, with no frames or no vertices"
+        )
+    if not np.issubdtype(vertices.dtype, np.number) or np.iscomplexobj(vertices):
+        raise LsfError(f"{source}: vertices have dtype {vertices.dtype}, expected real numbers")
+    if not np.isfinite(vertices).all():
+        raise LsfError(f"{source}: vertices contain NaN or inf values")
+    return vertices.astype(np.float32, copy=False)
+
+
+def _discard(tmp: Path) -> None:
+    with contextlib.suppress(OSError):  # e.g. the parent is not a folder: nothing to remove
+        tmp.unlink(missing_ok=True)
+
+
+def save_vertices(path: str | Path, vertices: np.ndarray) -> Path:
+    """Write a (T, V, 3) vertex sequence (metres) as a float32 .npy file, atomically.
+
+    The array goes to a temporary file in the same folder that is renamed onto `path` only once
+    it is complete, so `path` is never half-written. Missing parent folders are created.
+    Returns the path written.
+    """
+    path = Path(path)
+    vertices = check_vertices(vertices, source=str(path))
+    tmp = path.resolve().with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            np.save(fh, vertices, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError as err:
+        _discard(tmp)
+        raise LsfError(
+            f"cannot write vertices to {path} ({err}); choose a writable output location"
+        ) from err
+    except BaseException:
+        _discard(tmp)
+        raise
+    return path
+
+
+def load_vertices(path: str | Path) -> np.ndarray:
+    """Read a (T, V, 3) vertex .npy written by `save_vertices`; returns float32, metres."""
+    path = Path(path)
+    if not path.is_file():
+        raise LsfError(f"vertex file not found: {path}")
+    try:
+        vertices = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise LsfError(f"{path}: not a readable .npy file ({err})") from err
+    if not isinstance(vertices, np.ndarray):
+        vertices.close()  # an .npz archive
+        raise LsfError(f"{path}: expected a single .npy array, not an archive of several")
+    return check_vertices(vertices, source=str(path))
