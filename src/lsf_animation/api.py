@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from lsf_animation.errors import LsfError
@@ -79,3 +85,359 @@ def render_video(
         num_frames=len(vertices),
     )
     return out
+
+
+DEMO_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "demo.ckpt"
+"""Where the packaged demo checkpoint lives once it has been trained and shipped."""
+
+WINDOW_SECONDS = 20.0
+OVERLAP_SECONDS = 2.0
+
+
+def _demo_checkpoint() -> Path:
+    if not DEMO_CHECKPOINT.is_file():
+        raise LsfError(
+            f"the demo checkpoint ({DEMO_CHECKPOINT}) has not been trained yet; train one with "
+            "`lsf-animation synth --out corpus`, `lsf-animation extract --data corpus --features "
+            "offline-motion,offline-prosody`, then `lsf-animation train stage1 --config "
+            "configs/demo.yaml --data corpus --out run` and `lsf-animation train stage2 ...` with "
+            "the same arguments, and pass --checkpoint run/stage2/model.ckpt"
+        )
+    return DEMO_CHECKPOINT
+
+
+def read_obj_vertices(path: str | Path) -> np.ndarray:
+    """The `v x y z` lines of an OBJ file as (V, 3) float64 (colours after xyz are ignored)."""
+    path = Path(path)
+    rows: list[list[float]] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for number, line in enumerate(fh, 1):
+                parts = line.split()
+                if not parts or parts[0] != "v":
+                    continue
+                try:
+                    rows.append([float(x) for x in parts[1:4]])
+                except ValueError as err:
+                    raise LsfError(f"{path}:{number}: bad vertex line {line.strip()!r}") from err
+                if len(rows[-1]) != 3:
+                    raise LsfError(f"{path}:{number}: a vertex line needs x y z")
+    except OSError as err:
+        raise LsfError(f"cannot read mesh {path}: {err}") from err
+    if not rows:
+        raise LsfError(f"{path} has no vertex (`v x y z`) lines; give an OBJ mesh")
+    return np.asarray(rows, dtype=np.float64)
+
+
+def load_neutral_mesh(path: str | Path) -> np.ndarray:
+    """A neutral mesh from .obj (its `v` lines) or .npy ((V, 3) array), in metres."""
+    path = Path(path)
+    if not path.is_file():
+        raise LsfError(f"neutral mesh {path} not found")
+    if path.suffix.lower() == ".obj":
+        return read_obj_vertices(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            mesh = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise LsfError(f"cannot read neutral mesh {path}: {err}") from err
+        if mesh.ndim != 2 or mesh.shape[1] != 3:
+            raise LsfError(f"{path} holds an array of shape {mesh.shape}, expected (V, 3)")
+        return np.asarray(mesh, dtype=np.float64)
+    raise LsfError(f"neutral mesh {path}: give an .obj or a .npy file")
+
+
+def load_shape_file(path: str | Path) -> np.ndarray:
+    """Shape coefficients from a .npy file, validated by `check_shape`."""
+    path = Path(path)
+    if not path.is_file():
+        raise LsfError(f"shape file {path} not found")
+    try:
+        shape = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise LsfError(f"cannot read shape file {path} (expected a .npy array): {err}") from err
+    return check_shape(shape, str(path))
+
+
+def check_shape(shape: np.ndarray, source: str = "shape") -> np.ndarray:
+    """(<=300,) finite coefficients -> (300,) float32, zero-padded; LsfError otherwise."""
+    arr = np.asarray(shape, dtype=np.float64)
+    if arr.ndim != 1 or not 1 <= arr.size <= 300:
+        raise LsfError(
+            f"{source}: shape coefficients must be a 1-D array of at most 300 values, got an "
+            f"array of shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise LsfError(f"{source}: the shape coefficients contain NaN or inf values")
+    return np.pad(arr, (0, 300 - arr.size)).astype(np.float32)
+
+
+@dataclass
+class Animation:
+    """The result of `Animator.animate`.
+
+    Attributes:
+        motion: (K, T, 53) float32 in FLAME units (50 expression coefficients + jaw axis-angle
+            in radians), T = round(audio seconds x 25).
+        shape: (300,) float32 shape coefficients of the face it was made for.
+        fps: frames per second (25).
+        face: the face model `vertices()` uses by default, or its `load_face_model` spec
+            (loaded on first use).
+    """
+
+    motion: np.ndarray
+    shape: np.ndarray
+    fps: float
+    face: FaceModel | str = "builtin"
+
+    def face_model(self) -> FaceModel:
+        """The default face, loaded on first use."""
+        if not isinstance(self.face, FaceModel):
+            from lsf_animation.face.load import load_face_model
+
+            self.face = load_face_model(self.face)
+        return self.face
+
+    @property
+    def motion_file(self) -> MotionFile:
+        from lsf_animation.export.motion_npz import make_motion_file
+
+        return make_motion_file(self.motion, self.shape, self.fps)
+
+    def vertices(self, face: FaceModel | None = None, sample: int = 0) -> np.ndarray:
+        """(T, V, 3) float32 vertices in metres of one sample on `face` (default: self.face)."""
+        return motion_vertices(face or self.face_model(), self.motion_file, sample)
+
+
+class Animator:
+    """A trained stage-2 model ready to animate speech; build with `from_checkpoint`."""
+
+    def __init__(self, checkpoint: Any, face: FaceModel | str = "builtin") -> None:
+        from lsf_animation.audio.features import get_extractor
+
+        self.checkpoint = checkpoint
+        self.model = checkpoint.build_model()
+        self.scaler = checkpoint.scaler
+        self._face = face
+        features = checkpoint.features
+        if not features or not features.get("motion"):
+            raise LsfError(f"{checkpoint.path} names no speech features; it cannot animate speech")
+        self.extractors: dict[str, Any] = {}
+        for role, spec in features.items():
+            if spec is None or (role == "emotion" and not self.model.sie.uses_emotion_features):
+                continue
+            extractor = get_extractor(spec["name"], **dict(spec.get("options") or {}))
+            if extractor.fingerprint() != spec["fingerprint"]:
+                raise LsfError(
+                    f"the {role} speech feature {spec['name']!r} built here (options "
+                    f"{spec.get('options') or {}}) has fingerprint {extractor.fingerprint()}, "
+                    f"but {checkpoint.path} was trained on fingerprint {spec['fingerprint']}: "
+                    "its configuration or encoder weights differ from the ones used in "
+                    "training; give the same weights (options) or retrain stage 2"
+                )
+            self.extractors[role] = extractor
+        if self.model.sie.uses_emotion_features and "emotion" not in self.extractors:
+            raise LsfError(f"{checkpoint.path}: the model reads emotion features but none named")
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, face: FaceModel | str = "builtin") -> Animator:
+        """Load a stage-2 checkpoint (`model.ckpt` from `lsf-animation train stage2`), or
+        "demo" for the packaged demo checkpoint. `face` is the face model (or its
+        `load_face_model` spec) used for neutral meshes and `Animation.vertices`."""
+        from lsf_animation.train.checkpoint import load_checkpoint
+
+        if isinstance(path, str) and path == "demo":
+            path = _demo_checkpoint()
+        return cls(load_checkpoint(path, stage=2), face)
+
+    @property
+    def face(self) -> FaceModel:
+        if not isinstance(self._face, FaceModel):
+            from lsf_animation.face.load import load_face_model
+
+            self._face = load_face_model(self._face)
+        return self._face
+
+    def _predict(
+        self,
+        wav: np.ndarray,
+        frames: int,
+        shape: torch.Tensor,
+        num_samples: int,
+        temperature: float,
+        generator: torch.Generator,
+    ) -> np.ndarray:
+        """One window: audio slice -> (K, frames, 53) in FLAME units."""
+        feats = {
+            role: torch.from_numpy(np.ascontiguousarray(ex(wav)))[None]
+            for role, ex in self.extractors.items()
+        }
+        motion = self.model.sample(
+            feats["motion"],
+            feats.get("emotion"),
+            shape,
+            num_frames=frames,
+            num_samples=num_samples,
+            temperature=temperature,
+            generator=generator,
+        )[0]
+        if motion.shape[1] != frames:
+            raise LsfError(f"the model made {motion.shape[1]} frames for {frames} requested")
+        return np.asarray(self.scaler.inverse(motion.numpy()), dtype=np.float32)
+
+    def animate(
+        self,
+        audio: str | Path | np.ndarray,
+        shape: np.ndarray | None = None,
+        neutral_mesh: np.ndarray | None = None,
+        num_samples: int = 1,
+        temperature: float = 0.2,
+        seed: int | None = None,
+        window_seconds: float = WINDOW_SECONDS,
+        overlap_seconds: float = OVERLAP_SECONDS,
+    ) -> Animation:
+        """Animate speech.
+
+        Args:
+            audio: an audio file, or a (N,) float32 mono waveform at 16 kHz.
+            shape: (<=300,) shape coefficients of the face (zero-padded to 300), or None.
+            neutral_mesh: (V, 3) neutral mesh in the face model's topology, in metres; its
+                shape coefficients are fitted (`face.fit.fit_shape`). Not with `shape`.
+            num_samples: K motion samples.
+            temperature: code-sampling temperature (0 = deterministic argmin codes).
+            seed: seeds the sampling (None = random).
+            window_seconds, overlap_seconds: audio longer than one window is animated window by
+                window with this overlap and a linear cross-fade (`lsf_animation.inference`).
+
+        Returns:
+            An `Animation` of round(duration x 25) frames.
+        """
+        from lsf_animation.audio.load import load_audio
+        from lsf_animation.inference import FPS, seeded_generator, windowed_motion
+
+        if shape is not None and neutral_mesh is not None:
+            raise LsfError("give either shape coefficients or a neutral mesh, not both")
+        if num_samples < 1:
+            raise LsfError(f"the number of samples must be >= 1, got {num_samples}")
+        if not temperature >= 0:
+            raise LsfError(f"the temperature must be >= 0, got {temperature}")
+        window = round(window_seconds * FPS)
+        overlap = round(overlap_seconds * FPS)
+        if window < 2 * FPS or not 0 <= overlap < window // 2:
+            raise LsfError(
+                "windows must be at least 2 s long and overlap by less than half a window"
+            )
+        if neutral_mesh is not None:
+            from lsf_animation.face.fit import fit_shape
+
+            coeffs = fit_shape(self.face, neutral_mesh)[:300]
+            coeffs = check_shape(coeffs, "fitted neutral mesh")
+        else:
+            coeffs = check_shape(np.zeros(300) if shape is None else shape)
+        if isinstance(audio, (str, Path)):
+            wav = load_audio(audio)
+        else:
+            wav = np.asarray(audio, dtype=np.float32)
+            if wav.ndim != 1 or wav.size < 640:
+                raise LsfError("audio arrays must be (N,) float32 at 16 kHz, at least 40 ms")
+            if not np.isfinite(wav).all():
+                raise LsfError("the audio contains NaN or inf samples")
+        shape_t = torch.from_numpy(coeffs)[None]
+        generator = seeded_generator(seed)
+        with torch.inference_mode():
+            motion = windowed_motion(
+                wav,
+                lambda piece, frames: self._predict(
+                    piece, frames, shape_t, num_samples, temperature, generator
+                ),
+                window,
+                overlap,
+            )
+        return Animation(motion, coeffs, float(FPS), self._face)
+
+
+def check_output_dir(out: str | Path) -> Path:
+    """LsfError unless `out` is a folder that exists or can be created, and can be written."""
+    out = Path(out).expanduser()
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise LsfError(f"output folder {out}: {probe} is a file, not a folder; use another --out")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise LsfError(f"output folder {out}: {probe} is not writable; choose another --out")
+    return out
+
+
+def write_animation(
+    animation: Animation,
+    out: str | Path,
+    audio: str | Path | None = None,
+    video: bool = True,
+    obj: bool = False,
+    size: int = 512,
+    progress: bool = False,
+) -> dict[str, Path]:
+    """Write an animation's files into folder `out`, all or nothing.
+
+    Files: motion.npz (`motion` (K, T, 53), `shape`, `fps`), vertices.npy (sample 0, (T, V, 3)
+    metres), heatmap_mean.png and heatmap_std.png (frame-to-frame vertex displacement), with
+    `video` animation.mp4 (sample 0, `audio` muxed in), with `obj` obj/frame_*.obj. Everything
+    is written into a hidden folder inside `out` first and moved into place only when complete;
+    files of the same names from an earlier run are replaced.
+
+    Returns:
+        The paths written, by role.
+    """
+    from lsf_animation.export.motion_npz import save_motion
+    from lsf_animation.export.obj import save_obj_sequence
+    from lsf_animation.export.vertices import save_vertices
+    from lsf_animation.render.heatmap import displacement_statistics, write_heatmap_png
+
+    out = check_output_dir(out)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    names = {
+        "motion": "motion.npz",
+        "vertices": "vertices.npy",
+        "heatmap_mean": "heatmap_mean.png",
+        "heatmap_std": "heatmap_std.png",
+    }
+    if video:
+        names["video"] = "animation.mp4"
+    if obj:
+        names["obj"] = "obj"
+    try:
+        face = animation.face_model()
+        save_motion(staging / names["motion"], animation.motion_file)
+        vertices = animation.vertices(face)
+        save_vertices(staging / names["vertices"], vertices)
+        mean, std = displacement_statistics(vertices)
+        for role, values, label in (("heatmap_mean", mean, "mean"), ("heatmap_std", std, "std")):
+            title = f"{label} frame-to-frame displacement"
+            write_heatmap_png(
+                face.v_template, face.faces, values, staging / names[role], title=title
+            )
+        if obj:
+            save_obj_sequence(staging / names["obj"], vertices, face.faces, face.vertex_colors)
+        if video:
+            render_video(
+                face, animation.motion_file, staging / names["video"], audio, 0, size, progress
+            )
+        result = {}
+        for role, name in names.items():
+            dest = out / name
+            if dest.is_dir():
+                shutil.rmtree(dest)
+            os.replace(staging / name, dest)
+            result[role] = dest
+        return result
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -241,6 +241,196 @@ def synth(out: Path, identities: int, sentences: int, seed: int, workers: int, q
     click.echo(report.summary())
 
 
+@cli.command()
+@click.argument("audio", type=click.Path(path_type=Path))
+@click.option(
+    "--shape",
+    "shape_file",
+    type=click.Path(path_type=Path),
+    help="Shape coefficients (.npy, at most 300 values).",
+)
+@click.option(
+    "--neutral-mesh",
+    type=click.Path(path_type=Path),
+    help="Neutral mesh (.obj or .npy (V, 3), metres) in the face model's topology.",
+)
+@click.option(
+    "--checkpoint",
+    default="demo",
+    show_default=True,
+    help="Stage-2 checkpoint (model.ckpt), or `demo` for the packaged one.",
+)
+@click.option(
+    "--samples", type=click.IntRange(min=1), default=1, show_default=True, help="Motion samples K."
+)
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.2, show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed for the sampling.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=Path("animation_out"),
+    show_default=True,
+    help="Output folder.",
+)
+@click.option("--no-video", is_flag=True, help="Skip the mp4.")
+@click.option("--obj", is_flag=True, help="Also write an OBJ sequence (OUT/obj).")
+@click.option(
+    "--face",
+    default="builtin",
+    show_default=True,
+    help="`builtin`, or a FLAME model file (.pkl or .npz).",
+)
+def animate(
+    audio: Path,
+    shape_file: Path | None,
+    neutral_mesh: Path | None,
+    checkpoint: str,
+    samples: int,
+    temperature: float,
+    seed: int | None,
+    out: Path,
+    no_video: bool,
+    obj: bool,
+    face: str,
+) -> None:
+    """Animate the speech in AUDIO: writes motion.npz, vertices.npy, heatmaps, animation.mp4.
+
+    Prints the real-time factor (audio seconds / processing seconds, video excluded).
+    """
+    import time
+
+    from lsf_animation.api import (
+        Animator,
+        check_output_dir,
+        load_neutral_mesh,
+        load_shape_file,
+        write_animation,
+    )
+    from lsf_animation.audio.load import load_audio
+
+    # validate every input before computing or writing anything
+    if shape_file is not None and neutral_mesh is not None:
+        raise LsfError("give --shape or --neutral-mesh, not both")
+    if not audio.is_file():
+        raise LsfError(f"audio file not found: {audio}")
+    check_output_dir(out)
+    shape = load_shape_file(shape_file) if shape_file is not None else None
+    mesh = load_neutral_mesh(neutral_mesh) if neutral_mesh is not None else None
+    animator = Animator.from_checkpoint(checkpoint, face=face)
+    wav = load_audio(audio)
+    started = time.perf_counter()
+    animation = animator.animate(wav, shape, mesh, samples, temperature, seed)
+    elapsed = time.perf_counter() - started
+    seconds = len(wav) / 16000
+    files = write_animation(animation, out, audio, video=not no_video, obj=obj, progress=True)
+    for role, path in files.items():
+        click.echo(f"{role:>12}: {path}")
+    click.echo(
+        f"real-time factor: {seconds / max(elapsed, 1e-9):.1f}x "
+        f"({seconds:.1f} s of audio in {elapsed:.2f} s, video excluded)"
+    )
+
+
+@cli.command()
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Stage-2 checkpoint (OUT/stage2/model.ckpt).",
+)
+@click.option(
+    "--data", "data_dir", type=click.Path(path_type=Path), required=True, help="Corpus root."
+)
+@click.option(
+    "--split",
+    "part",
+    type=click.Choice(["train", "val", "test"]),
+    default="test",
+    show_default=True,
+    help="Part of the checkpoint's split to evaluate.",
+)
+@click.option(
+    "--samples",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Samples per clip: even (Diversity pairs them), or 1 (no Diversity).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers.")
+@click.option("--temperature", type=float, default=0.2, show_default=True)
+@click.option(
+    "--face",
+    default=None,
+    help="`builtin` or a FLAME model file. Default: the built-in face for a checkpoint "
+    "trained on the synthetic corpus.",
+)
+@click.option(
+    "--shape-mode",
+    type=click.Choice(["zero", "subject"]),
+    default="zero",
+    show_default=True,
+    help="zero: zero shape for prediction and ground truth (the paper's release); "
+    "subject: the clip's shape.",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    help="Feature cache. Default: the one the checkpoint was trained with.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=Path("eval_out"),
+    show_default=True,
+    help="Folder for table1.md/.csv, table2.md/.csv, metrics.json.",
+)
+@click.option(
+    "--ablations",
+    is_flag=True,
+    help="Also evaluate the CHECKPOINTS given after it on the same clips and write "
+    "a Table 2 comparison (one row per variant).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.argument("ablation_checkpoints", nargs=-1, type=click.Path(path_type=Path))
+def evaluate(
+    checkpoint: Path,
+    data_dir: Path,
+    part: str,
+    samples: int,
+    seed: int,
+    temperature: float,
+    face: str | None,
+    shape_mode: str,
+    cache_dir: Path | None,
+    out: Path,
+    ablations: bool,
+    quiet: bool,
+    ablation_checkpoints: tuple[Path, ...],
+) -> None:
+    """Evaluate a stage-2 checkpoint on a corpus: the paper's Table 1 (MVE, LVE, FDD, MEE, CE,
+    Diversity) overall and per emotion, and with `--ablations C1 C2 ...` a Table 2 of variants.
+    Speech features come from the cache: run `lsf-animation extract` first."""
+    from lsf_animation.eval.run import EvalSettings, run_evaluation
+    from lsf_animation.eval.tables import table1_markdown, table2_markdown, write_tables
+
+    if ablation_checkpoints and not ablations:
+        raise LsfError("extra checkpoints given without --ablations: write --ablations C1 C2 ...")
+    if ablations and not ablation_checkpoints:
+        raise LsfError("--ablations needs the checkpoints to compare: --ablations C1 C2 ...")
+    settings = EvalSettings(data_dir, part, samples, seed, temperature, face, shape_mode, cache_dir)
+    results = run_evaluation(
+        checkpoint, settings, ablation_checkpoints, progress=not quiet, echo=click.echo
+    )
+    click.echo(table1_markdown(results[0], settings))
+    if len(results) > 1:
+        click.echo(table2_markdown(results))
+    for role, path in write_tables(results, settings, out).items():
+        click.echo(f"{role:>12}: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns LsfError into one line on stderr and exit code 2."""
     try:

@@ -1,0 +1,105 @@
+"""Windowed inference: speech of any length -> motion, with bounded memory and no seams.
+
+Frame count: an utterance of N samples at 16 kHz gives T = round(N / 640) frames at 25 fps
+(round(duration x 25)). The model makes one 25 fps frame from two 50 Hz feature frames, and the
+50 Hz grid (a 400-sample window every 320 samples) yields one frame too few at the end, so each
+window's audio slice is zero-padded at the end to the 640 T + 80 samples that 2 T feature frames
+need (at most 65 ms of silence, which moves the per-utterance statistics negligibly).
+
+Long audio is cut into windows of `window_frames` frames that overlap by `overlap_frames`; the
+last window is moved back to end at the last frame (so it is full length, overlapping more).
+Each window's features are computed on that window's own audio slice, not sliced from features
+of the whole file: the offline extractors normalize per utterance (zero mean, unit variance over
+the input), and the model was trained on utterance-length clips, so per-window normalization
+matches training while whole-file statistics (a 10-minute file with long pauses) would not; it
+also bounds memory for the pretrained encoders, whose attention is quadratic in the input.
+Overlapping windows are blended with a linear cross-fade of the motion in FLAME units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from lsf_animation.audio.features import SAMPLE_RATE
+
+FPS = 25
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640
+_TAIL_SAMPLES = 80  # 2 T 50 Hz frames need 320 (2T - 1) + 400 = 640 T + 80 samples
+
+
+def num_output_frames(num_samples: int) -> int:
+    """Frames at 25 fps for `num_samples` samples at 16 kHz: round(duration x 25), at least 1."""
+    return max(1, int(np.floor(num_samples / SAMPLES_PER_FRAME + 0.5)))
+
+
+def window_starts(total: int, window: int, overlap: int) -> list[int]:
+    """First frame of each window covering `total` frames (one window when total <= window)."""
+    if total <= window:
+        return [0]
+    hop = window - overlap
+    starts = list(range(0, total - window, hop))
+    starts.append(total - window)
+    return starts
+
+
+def window_audio(wav: np.ndarray, start: int, frames: int) -> np.ndarray:
+    """The audio slice for frames [start, start + frames), zero-padded to 640 frames + 80."""
+    lo = start * SAMPLES_PER_FRAME
+    need = frames * SAMPLES_PER_FRAME + _TAIL_SAMPLES
+    piece = np.asarray(wav[lo : lo + need], dtype=np.float32)
+    if len(piece) < need:
+        piece = np.pad(piece, (0, need - len(piece)))
+    return piece
+
+
+def windowed_motion(
+    wav: np.ndarray,
+    predict: Callable[[np.ndarray, int], np.ndarray],
+    window_frames: int = 500,
+    overlap_frames: int = 50,
+) -> np.ndarray:
+    """Motion of the whole utterance from per-window predictions, cross-faded.
+
+    Args:
+        wav: (N,) float32 16 kHz waveform.
+        predict: `predict(audio_slice, frames) -> (K, frames, D)` motion in FLAME units.
+        window_frames: frames per window (500 = 20 s).
+        overlap_frames: frames shared by consecutive windows (50 = 2 s), < window_frames.
+
+    Returns:
+        (K, round(N / 640), D) float32.
+    """
+    if not 0 <= overlap_frames < window_frames:
+        raise ValueError("need 0 <= overlap_frames < window_frames")
+    total = num_output_frames(len(wav))
+    starts = window_starts(total, window_frames, overlap_frames)
+    out: np.ndarray | None = None
+    end_prev = 0
+    for start in starts:
+        frames = min(window_frames, total - start)
+        motion = predict(window_audio(wav, start, frames), frames)
+        if out is None:
+            out = np.zeros((motion.shape[0], total, motion.shape[2]), np.float32)
+        shared = max(0, end_prev - start)  # frames this window shares with the previous ones
+        if shared:
+            # weight of the new window rises linearly from 1/(shared+1) to shared/(shared+1)
+            w = (np.arange(1, shared + 1, dtype=np.float32) / (shared + 1))[None, :, None]
+            region = slice(start, start + shared)
+            out[:, region] = (1 - w) * out[:, region] + w * motion[:, :shared]
+        out[:, start + shared : start + frames] = motion[:, shared:frames]
+        end_prev = start + frames
+    assert out is not None
+    return out
+
+
+def seeded_generator(seed: int | None) -> torch.Generator:
+    """A CPU generator seeded with `seed` (or from the OS when None)."""
+    g = torch.Generator()
+    if seed is None:
+        g.seed()
+    else:
+        g.manual_seed(int(seed))
+    return g
