@@ -11,10 +11,11 @@ import torch
 
 from fixtures_train import TINY_MODEL
 from lsf_animation import api
-from lsf_animation.api import Animator, read_obj_vertices
+from lsf_animation.api import Animator
 from lsf_animation.audio.load import load_audio
 from lsf_animation.cli import main
 from lsf_animation.errors import LsfError
+from lsf_animation.face.identity_files import read_obj_vertices
 from lsf_animation.face.load import load_face_model
 from lsf_animation.inference import num_output_frames, window_audio, windowed_motion
 

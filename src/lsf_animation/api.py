@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from lsf_animation.errors import LsfError
 from lsf_animation.export.motion_npz import MotionFile
+from lsf_animation.face.identity_files import check_shape
 from lsf_animation.face.model import FaceModel
 
 
@@ -104,72 +105,6 @@ def _demo_checkpoint() -> Path:
             "the same arguments, and pass --checkpoint run/stage2/model.ckpt"
         )
     return DEMO_CHECKPOINT
-
-
-def read_obj_vertices(path: str | Path) -> np.ndarray:
-    """The `v x y z` lines of an OBJ file as (V, 3) float64 (colours after xyz are ignored)."""
-    path = Path(path)
-    rows: list[list[float]] = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for number, line in enumerate(fh, 1):
-                parts = line.split()
-                if not parts or parts[0] != "v":
-                    continue
-                try:
-                    rows.append([float(x) for x in parts[1:4]])
-                except ValueError as err:
-                    raise LsfError(f"{path}:{number}: bad vertex line {line.strip()!r}") from err
-                if len(rows[-1]) != 3:
-                    raise LsfError(f"{path}:{number}: a vertex line needs x y z")
-    except OSError as err:
-        raise LsfError(f"cannot read mesh {path}: {err}") from err
-    if not rows:
-        raise LsfError(f"{path} has no vertex (`v x y z`) lines; give an OBJ mesh")
-    return np.asarray(rows, dtype=np.float64)
-
-
-def load_neutral_mesh(path: str | Path) -> np.ndarray:
-    """A neutral mesh from .obj (its `v` lines) or .npy ((V, 3) array), in metres."""
-    path = Path(path)
-    if not path.is_file():
-        raise LsfError(f"neutral mesh {path} not found")
-    if path.suffix.lower() == ".obj":
-        return read_obj_vertices(path)
-    if path.suffix.lower() == ".npy":
-        try:
-            mesh = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise LsfError(f"cannot read neutral mesh {path}: {err}") from err
-        if mesh.ndim != 2 or mesh.shape[1] != 3:
-            raise LsfError(f"{path} holds an array of shape {mesh.shape}, expected (V, 3)")
-        return np.asarray(mesh, dtype=np.float64)
-    raise LsfError(f"neutral mesh {path}: give an .obj or a .npy file")
-
-
-def load_shape_file(path: str | Path) -> np.ndarray:
-    """Shape coefficients from a .npy file, validated by `check_shape`."""
-    path = Path(path)
-    if not path.is_file():
-        raise LsfError(f"shape file {path} not found")
-    try:
-        shape = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise LsfError(f"cannot read shape file {path} (expected a .npy array): {err}") from err
-    return check_shape(shape, str(path))
-
-
-def check_shape(shape: np.ndarray, source: str = "shape") -> np.ndarray:
-    """(<=300,) finite coefficients -> (300,) float32, zero-padded; LsfError otherwise."""
-    arr = np.asarray(shape, dtype=np.float64)
-    if arr.ndim != 1 or not 1 <= arr.size <= 300:
-        raise LsfError(
-            f"{source}: shape coefficients must be a 1-D array of at most 300 values, got an "
-            f"array of shape {arr.shape}"
-        )
-    if not np.isfinite(arr).all():
-        raise LsfError(f"{source}: the shape coefficients contain NaN or inf values")
-    return np.pad(arr, (0, 300 - arr.size)).astype(np.float32)
 
 
 @dataclass

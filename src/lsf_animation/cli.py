@@ -300,14 +300,9 @@ def animate(
     """
     import time
 
-    from lsf_animation.api import (
-        Animator,
-        check_output_dir,
-        load_neutral_mesh,
-        load_shape_file,
-        write_animation,
-    )
+    from lsf_animation.api import Animator, check_output_dir, write_animation
     from lsf_animation.audio.load import load_audio
+    from lsf_animation.face.identity_files import load_neutral_mesh, load_shape_file
 
     # validate every input before computing or writing anything
     if shape_file is not None and neutral_mesh is not None:

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from lsf_animation.errors import LsfError
+from lsf_animation.face.identity_files import NUM_SHAPE, check_shape
 
 MOTION_DIM = 53  # 50 expression coefficients + 3 jaw axis-angle values (rad)
 NUM_EXPRESSION = 50
-NUM_SHAPE = 300
 FPS = 25.0
 
 
@@ -50,16 +50,7 @@ def _as_samples(motion: np.ndarray, source: str) -> np.ndarray:
 
 
 def _as_shape(shape: np.ndarray | None, source: str) -> np.ndarray:
-    if shape is None:
-        return np.zeros(NUM_SHAPE, np.float32)
-    shape = np.asarray(shape, dtype=np.float64).reshape(-1)
-    if shape.size > NUM_SHAPE:
-        raise LsfError(
-            f"{source}: `shape` has {shape.size} coefficients, at most {NUM_SHAPE} are supported"
-        )
-    if not np.isfinite(shape).all():
-        raise LsfError(f"{source}: `shape` contains NaN or inf values")
-    return np.pad(shape, (0, NUM_SHAPE - shape.size)).astype(np.float32)
+    return np.zeros(NUM_SHAPE, np.float32) if shape is None else check_shape(shape, source)
 
 
 def make_motion_file(

@@ -1,0 +1,81 @@
+"""A face's identity from files: shape coefficients (.npy) or a neutral mesh (.obj / .npy).
+
+The mesh must be in the face model's topology; `lsf_animation.face.fit.fit_shape` turns it into
+shape coefficients.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lsf_animation.errors import LsfError
+
+NUM_SHAPE = 300
+
+
+def read_obj_vertices(path: str | Path) -> np.ndarray:
+    """The `v x y z` lines of an OBJ file as (V, 3) float64 (colours after xyz are ignored)."""
+    path = Path(path)
+    rows: list[list[float]] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for number, line in enumerate(fh, 1):
+                parts = line.split()
+                if not parts or parts[0] != "v":
+                    continue
+                try:
+                    rows.append([float(x) for x in parts[1:4]])
+                except ValueError as err:
+                    raise LsfError(f"{path}:{number}: bad vertex line {line.strip()!r}") from err
+                if len(rows[-1]) != 3:
+                    raise LsfError(f"{path}:{number}: a vertex line needs x y z")
+    except OSError as err:
+        raise LsfError(f"cannot read mesh {path}: {err}") from err
+    if not rows:
+        raise LsfError(f"{path} has no vertex (`v x y z`) lines; give an OBJ mesh")
+    return np.asarray(rows, dtype=np.float64)
+
+
+def load_neutral_mesh(path: str | Path) -> np.ndarray:
+    """A neutral mesh from .obj (its `v` lines) or .npy ((V, 3) array), in metres."""
+    path = Path(path)
+    if not path.is_file():
+        raise LsfError(f"neutral mesh {path} not found")
+    if path.suffix.lower() == ".obj":
+        return read_obj_vertices(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            mesh = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise LsfError(f"cannot read neutral mesh {path}: {err}") from err
+        if mesh.ndim != 2 or mesh.shape[1] != 3:
+            raise LsfError(f"{path} holds an array of shape {mesh.shape}, expected (V, 3)")
+        return np.asarray(mesh, dtype=np.float64)
+    raise LsfError(f"neutral mesh {path}: give an .obj or a .npy file")
+
+
+def load_shape_file(path: str | Path) -> np.ndarray:
+    """Shape coefficients from a .npy file, validated by `check_shape`."""
+    path = Path(path)
+    if not path.is_file():
+        raise LsfError(f"shape file {path} not found")
+    try:
+        shape = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise LsfError(f"cannot read shape file {path} (expected a .npy array): {err}") from err
+    return check_shape(shape, str(path))
+
+
+def check_shape(shape: np.ndarray, source: str = "shape") -> np.ndarray:
+    """(<=300,) finite coefficients -> (300,) float32, zero-padded; LsfError otherwise."""
+    arr = np.asarray(shape, dtype=np.float64)
+    if arr.ndim != 1 or not 1 <= arr.size <= NUM_SHAPE:
+        raise LsfError(
+            f"{source}: shape coefficients must be a 1-D array of at most {NUM_SHAPE} values, "
+            f"got an array of shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise LsfError(f"{source}: the shape coefficients contain NaN or inf values")
+    return np.pad(arr, (0, NUM_SHAPE - arr.size)).astype(np.float32)
