@@ -187,9 +187,9 @@ builds the T x T pair tensor as the authors' release does (kept as the test refe
 compute the same function (tests: relative error < 1e-5). "extra GiB" is the peak resident
 memory of the measuring process minus its resident memory just before the forward pass; peak
 RSS includes the Python/torch process (~0.3 GiB). Times are the fastest of 5 runs after a
-warm-up (naive at T >= 500: one run). Other jobs shared the 2 cores while this was measured, so
-wall-clock times are pessimistic and noisy; process CPU time (summed over both threads) is the
-steadier figure, and the speed-up is given as its ratio.
+warm-up (naive at T >= 500: one run). Wall-clock times move with any other load on the 2
+cores; process CPU time (summed over both threads) is the steadier figure, and the speed-up is
+given as its ratio.
 
 {hifb_md}
 
