@@ -22,9 +22,8 @@ from lsf_animation.data.synth.generate import (
     DEFAULT_IDENTITIES,
     DEFAULT_SENTENCES,
     generate_corpus,
-    synthesize_clip,
+    measured_jaw_amplitude,
 )
-from lsf_animation.data.synth.sentences import SENTENCES
 from lsf_animation.data.synth.speakers import make_speakers
 from record import markdown_table, record
 
@@ -68,22 +67,7 @@ def style_r_squared(num_speakers: int = 60, held_out: int = 15) -> float:
     """R² on held-out speakers of a linear fit from the 20 named shape coefficients to the
     measured jaw amplitude (95th percentile of jaw opening over 3 neutral clips)."""
     speakers = make_speakers(num_speakers, seed=123)
-    amplitude = np.array(
-        [
-            np.mean(
-                [
-                    np.percentile(
-                        synthesize_clip(
-                            s, "neutral", 1, SENTENCES[k], np.random.default_rng(k)
-                        ).jaw[:, 0],
-                        95,
-                    )
-                    for k in range(3)
-                ]
-            )
-            for s in speakers
-        ]
-    )
+    amplitude = np.array([measured_jaw_amplitude(s) for s in speakers])
     design = np.c_[np.array([s.shape[:20] for s in speakers]), np.ones(num_speakers)]
     n = num_speakers - held_out
     weights = np.linalg.lstsq(design[:n], amplitude[:n], rcond=None)[0]

@@ -224,7 +224,7 @@ def test_a_failed_write_leaves_the_output_folder_as_it_was(
     def broken(*args: object, **kwargs: object) -> None:
         raise LsfError("encoder failed")
 
-    monkeypatch.setattr(api, "render_video", broken)
+    monkeypatch.setattr(api, "write_video", broken)
     with pytest.raises(LsfError, match="encoder failed"):
         api.write_animation(anim, tmp_path / "new" / "out")
     assert not (tmp_path / "new" / "out").exists()

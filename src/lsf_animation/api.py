@@ -61,6 +61,23 @@ def render_video(
     Returns:
         The path written.
     """
+    vertices = motion_vertices(face, motion_file, sample)
+    return write_video(face, vertices, out, motion_file.fps, audio, size, progress)
+
+
+def write_video(
+    face: FaceModel,
+    vertices: np.ndarray,
+    out: str | Path,
+    fps: float = 25.0,
+    audio: str | Path | None = None,
+    size: int = 512,
+    progress: bool = False,
+) -> Path:
+    """Render a vertex sequence (T, V, 3) of `face` to an mp4 at `fps`, with the audio muxed in.
+
+    The camera frames the whole sequence; the file is written atomically. See `render_video`.
+    """
     from lsf_animation.render.camera import Camera
     from lsf_animation.render.renderer import MeshRenderer
     from lsf_animation.render.video import write_mp4
@@ -68,7 +85,6 @@ def render_video(
     if size < 16 or size % 2:
         raise LsfError(f"--size must be an even number of pixels >= 16, got {size}")
     out = Path(out)
-    vertices = motion_vertices(face, motion_file, sample)
     camera = Camera.framing(vertices, size, size)
     renderer = MeshRenderer(face.faces, face.vertex_colors, camera, size, size)
     frames = tqdm(
@@ -78,14 +94,19 @@ def render_video(
         unit="frame",
         disable=not progress,
     )
-    write_mp4(
-        frames,
-        out,
-        fps=motion_file.fps,
-        audio=audio,
-        num_frames=len(vertices),
-    )
+    write_mp4(frames, out, fps=fps, audio=audio, num_frames=len(vertices))
     return out
+
+
+def write_heatmaps(face: FaceModel, vertices: np.ndarray, mean_png: Path, std_png: Path) -> None:
+    """The paper's Fig. 4 for a vertex sequence (T, V, 3): mean and std of each vertex's
+    frame-to-frame displacement, drawn on the neutral template."""
+    from lsf_animation.render.heatmap import displacement_statistics, write_heatmap_png
+
+    mean, std = displacement_statistics(vertices)
+    for path, values, label in ((mean_png, mean, "mean"), (std_png, std, "std")):
+        title = f"{label} frame-to-frame displacement"
+        write_heatmap_png(face.v_template, face.faces, values, path, title=title)
 
 
 DEMO_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "demo.ckpt"
@@ -329,7 +350,6 @@ def write_animation(
     from lsf_animation.export.motion_npz import save_motion
     from lsf_animation.export.obj import save_obj_sequence
     from lsf_animation.export.vertices import save_vertices
-    from lsf_animation.render.heatmap import displacement_statistics, write_heatmap_png
 
     out = check_output_dir(out)
     created = not out.exists()
@@ -350,17 +370,14 @@ def write_animation(
         save_motion(staging / names["motion"], animation.motion_file)
         vertices = animation.vertices(face)
         save_vertices(staging / names["vertices"], vertices)
-        mean, std = displacement_statistics(vertices)
-        for role, values, label in (("heatmap_mean", mean, "mean"), ("heatmap_std", std, "std")):
-            title = f"{label} frame-to-frame displacement"
-            write_heatmap_png(
-                face.v_template, face.faces, values, staging / names[role], title=title
-            )
+        write_heatmaps(
+            face, vertices, staging / names["heatmap_mean"], staging / names["heatmap_std"]
+        )
         if obj:
             save_obj_sequence(staging / names["obj"], vertices, face.faces, face.vertex_colors)
         if video:
-            render_video(
-                face, animation.motion_file, staging / names["video"], audio, 0, size, progress
+            write_video(
+                face, vertices, staging / names["video"], animation.fps, audio, size, progress
             )
         result = {}
         for role, name in names.items():

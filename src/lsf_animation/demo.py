@@ -8,8 +8,6 @@ output path (motion file, FLAME layer, renderer, video with audio, motion heatma
 
 from __future__ import annotations
 
-import os
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,33 +127,16 @@ def _voice(
     return (0.5 * signal / max(np.abs(signal).max(), 1e-9)).astype(np.float32)
 
 
-def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Write (N,) float32 audio in [-1, 1] as 16-bit PCM mono WAV."""
-    path = Path(path)
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with wave.open(str(tmp), "wb") as fh:
-            fh.setnchannels(1)
-            fh.setsampwidth(2)
-            fh.setframerate(sample_rate)
-            fh.writeframes(pcm.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def run_demo(out_dir: str | Path, seconds: float = 5.0, size: int = 512) -> dict[str, Path]:
     """Write the scripted demo into `out_dir`: motion.npz, speech.wav, demo.mp4 and heatmaps.
 
     Returns:
         The files written, by role.
     """
-    from lsf_animation.api import motion_vertices, render_video
+    from lsf_animation.api import motion_vertices, write_heatmaps, write_video
+    from lsf_animation.data.synth.layout import write_wav
     from lsf_animation.export.motion_npz import make_motion_file, save_motion
     from lsf_animation.face.load import load_face_model
-    from lsf_animation.render.heatmap import displacement_statistics, write_heatmap_png
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -171,9 +152,7 @@ def run_demo(out_dir: str | Path, seconds: float = 5.0, size: int = 512) -> dict
     }
     save_motion(files["motion"], motion_file)
     write_wav(files["audio"], performance.audio)
-    render_video(face, motion_file, files["video"], files["audio"], size=size, progress=True)
-    mean, std = displacement_statistics(motion_vertices(face, motion_file))
-    for role, values, label in (("heatmap_mean", mean, "mean"), ("heatmap_std", std, "std")):
-        title = f"{label} frame-to-frame displacement"
-        write_heatmap_png(face.v_template, face.faces, values, files[role], title=title)
+    vertices = motion_vertices(face, motion_file)
+    write_video(face, vertices, files["video"], FPS, files["audio"], size, progress=True)
+    write_heatmaps(face, vertices, files["heatmap_mean"], files["heatmap_std"])
     return files

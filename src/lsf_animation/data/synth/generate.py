@@ -216,6 +216,24 @@ class ClipTask:
         return layout.motion_path(*args), layout.audio_path(*args)
 
 
+def measured_jaw_amplitude(speaker: Speaker, num_clips: int = 3) -> float:
+    """A speaker's jaw amplitude as the generator realizes it (rad): the 95th percentile of the
+    jaw opening in each of `num_clips` neutral clips (sentences 1..num_clips), averaged."""
+    return float(
+        np.mean(
+            [
+                np.percentile(
+                    synthesize_clip(
+                        speaker, "neutral", 1, SENTENCES[k], np.random.default_rng(k)
+                    ).jaw[:, 0],
+                    95,
+                )
+                for k in range(num_clips)
+            ]
+        )
+    )
+
+
 def run_task(task: ClipTask) -> float:
     """Generate and write one clip (skipped when both files exist). Returns its seconds of
     audio."""
