@@ -2,12 +2,10 @@
 
 Each length runs in its own process (so peak RSS is that run's): real-time factor = audio
 seconds / animate seconds (features + model + cross-fade; no video, no vertices), and the
-process's peak resident memory. Audio: a synthetic-corpus utterance tiled to the length.
+process's peak resident memory. Audio: the demo's synthetic speech (`demo.demo_speech`), tiled
+to the length, saved as a WAV file.
 
-    .venv/bin/python benchmarks/animate_speed.py [--checkpoint C]
-
-Without --checkpoint, a throwaway demo-size checkpoint is trained first (configs/demo.yaml,
-3 identities, 1 epoch per stage: the weights do not change the speed).
+    .venv/bin/python benchmarks/animate_speed.py [--checkpoint C]   # default: the packaged demo
 """
 
 from __future__ import annotations
@@ -21,22 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 LENGTHS_S = [10, 60, 600]
-
-
-def _train(work: Path) -> tuple[Path, Path]:
-    from lsf_animation.cli import main
-
-    corpus, cache, out = work / "corpus", work / "cache", work / "run"
-    assert main(["synth", "--out", str(corpus), "--identities", "3", "--sentences", "1", "-q"]) == 0
-    assert main(["extract", "--data", str(corpus), "--features", "offline-motion,offline-prosody",
-                 "--cache", str(cache), "-q"]) == 0  # fmt: skip
-    common = ["--config", str(ROOT / "configs" / "demo.yaml"), "--data", str(corpus),
-              "--cache", str(cache), "--out", str(out), "-q", "--max-epochs", "1"]  # fmt: skip
-    for stage in ("stage1", "stage2"):
-        assert main(["train", stage, *common]) == 0
-    return out / "stage2" / "model.ckpt", max(corpus.rglob("*.wav"), key=lambda p: p.stat().st_size)
 
 
 def _one(checkpoint: str, wav_path: str, seconds: float) -> None:
@@ -63,13 +46,16 @@ def main() -> None:
     if args.one is not None:
         _one(args.checkpoint, args.wav, args.one)
         return
+    from lsf_animation.data.synth.layout import write_wav
+    from lsf_animation.demo import demo_speech
+
+    checkpoint = args.checkpoint or "demo"
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint, wav = _train(Path(tmp))
-        if args.checkpoint:
-            checkpoint = Path(args.checkpoint)
+        wav = Path(tmp) / "speech.wav"
+        write_wav(wav, demo_speech().audio)
         rows = []
         for seconds in LENGTHS_S:
-            cmd = [sys.executable, __file__, "--checkpoint", str(checkpoint), "--wav", str(wav),
+            cmd = [sys.executable, __file__, "--checkpoint", checkpoint, "--wav", str(wav),
                    "--one", str(seconds)]  # fmt: skip
             done = subprocess.run(cmd, check=True, capture_output=True, text=True)
             result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -86,8 +72,8 @@ def main() -> None:
     from record import markdown_table, record
 
     body = (
-        "`Animator.animate` (demo-size model, offline features, 20 s windows with 2 s overlap, "
-        "one sample, no video), one process per length:\n\n"
+        f"`Animator.animate` (checkpoint `{checkpoint}`, offline features, 20 s windows with "
+        "2 s overlap, one sample, no video), one process per length:\n\n"
         + markdown_table(["audio", "frames", "animate time", "real-time factor", "peak RSS"], rows)
     )
     record("Inference speed and memory", "benchmarks/animate_speed.py", body)

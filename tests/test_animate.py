@@ -167,7 +167,7 @@ def test_stage1_unreadable_and_missing_demo_checkpoints_are_refused(
     with pytest.raises(LsfError, match="cannot read checkpoint"):
         Animator.from_checkpoint(junk)
     monkeypatch.setattr(api, "DEMO_CHECKPOINT", tmp_path / "absent" / "demo.ckpt")
-    with pytest.raises(LsfError, match=r"has not been trained yet.*configs/demo\.yaml"):
+    with pytest.raises(LsfError, match=r"demo checkpoint .* is missing.*demo --retrain"):
         Animator.from_checkpoint("demo")
 
 

@@ -110,7 +110,7 @@ def write_heatmaps(face: FaceModel, vertices: np.ndarray, mean_png: Path, std_pn
 
 
 DEMO_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "demo.ckpt"
-"""Where the packaged demo checkpoint lives once it has been trained and shipped."""
+"""The packaged demo checkpoint (`lsf-animation demo --retrain` makes it again)."""
 
 WINDOW_SECONDS = 20.0
 OVERLAP_SECONDS = 2.0
@@ -119,11 +119,9 @@ OVERLAP_SECONDS = 2.0
 def _demo_checkpoint() -> Path:
     if not DEMO_CHECKPOINT.is_file():
         raise LsfError(
-            f"the demo checkpoint ({DEMO_CHECKPOINT}) has not been trained yet; train one with "
-            "`lsf-animation synth --out corpus`, `lsf-animation extract --data corpus --features "
-            "offline-motion,offline-prosody`, then `lsf-animation train stage1 --config "
-            "configs/demo.yaml --data corpus --out run` and `lsf-animation train stage2 ...` with "
-            "the same arguments, and pass --checkpoint run/stage2/model.ckpt"
+            f"the packaged demo checkpoint {DEMO_CHECKPOINT} is missing (an incomplete install?); "
+            "reinstall lsf-animation, or make one with `lsf-animation demo --retrain --work DIR` "
+            "and pass --checkpoint DIR/demo.ckpt"
         )
     return DEMO_CHECKPOINT
 

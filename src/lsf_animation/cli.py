@@ -198,18 +198,71 @@ def train(
 @click.option(
     "--out", "-o", type=click.Path(path_type=Path), default=Path("demo_out"), show_default=True
 )
-@click.option("--seconds", default=5.0, show_default=True, help="Length of the utterance.")
-def demo(out: Path, seconds: float) -> None:
-    """The main job on embedded defaults: the built-in face performs a scripted utterance.
+@click.option(
+    "--checkpoint",
+    default="demo",
+    show_default=True,
+    help="Stage-2 checkpoint; `demo` = the packaged one.",
+)
+@click.option("--samples", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the sampling.")
+@click.option(
+    "--retrain",
+    is_flag=True,
+    help="First make a new demo checkpoint from nothing (synthetic corpus, features, both "
+    "stages; about 25 min on 2 cores) in --work, then run the demo with it.",
+)
+@click.option(
+    "--work",
+    type=click.Path(path_type=Path),
+    default=Path("demo_retrain"),
+    show_default=True,
+    help="--retrain's folder (corpus, features, runs, demo.ckpt); a rerun resumes it.",
+)
+@click.option("--identities", type=int, default=None, hidden=True)
+@click.option("--sentences", type=int, default=None, hidden=True)
+@click.option("--max-epochs", type=click.IntRange(min=1), default=None, hidden=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def demo(
+    out: Path,
+    checkpoint: str,
+    samples: int,
+    seed: int,
+    retrain: bool,
+    work: Path,
+    identities: int | None,
+    sentences: int | None,
+    max_epochs: int | None,
+    quiet: bool,
+) -> None:
+    """The main job on embedded defaults: an unseen speaker's emotional speech, animated.
 
-    Writes motion.npz, speech.wav, demo.mp4 (with sound) and motion heatmaps into OUT. Until the
-    trained demo model ships, the motion is scripted, not predicted from the speech.
+    A synthetic speaker who is in no training corpus says four sentences (happy, sad, angry,
+    surprised); the packaged demo model animates the speech on that speaker's built-in face,
+    taking emotion from the voice and identity from the face. Writes speech.wav, script.json,
+    motion.npz (--samples samples), vertices.npy, animation.mp4 (with sound), motion heatmaps
+    and reference.npz (the synthetic speaker's own motion) into OUT.
     """
-    from lsf_animation.demo import run_demo
+    from lsf_animation.data.synth.generate import DEFAULT_IDENTITIES, DEFAULT_SENTENCES
+    from lsf_animation.demo import retrain_demo, run_demo
 
-    if not 0.5 <= seconds <= 60:
-        raise LsfError(f"--seconds must be between 0.5 and 60, got {seconds}")
-    for role, path in run_demo(out, seconds).items():
+    if not retrain and (identities or sentences or max_epochs):
+        raise LsfError("--identities, --sentences and --max-epochs go with --retrain")
+    if retrain:
+        if checkpoint != "demo":
+            raise LsfError("--retrain makes its own checkpoint; leave out --checkpoint")
+        checkpoint = str(
+            retrain_demo(
+                work,
+                identities or DEFAULT_IDENTITIES,
+                sentences or DEFAULT_SENTENCES,
+                max_epochs,
+                progress=not quiet,
+                echo=click.echo,
+            )
+        )
+        click.echo(f"new demo checkpoint: {checkpoint}")
+    for role, path in run_demo(out, checkpoint, samples, seed, progress=not quiet).items():
         click.echo(f"{role:>13}: {path}")
 
 

@@ -1,158 +1,208 @@
-"""The main job on embedded defaults, for now: the built-in face performing a scripted utterance.
+"""The main job on embedded defaults, and how its checkpoint is made.
 
-Until the trained demo checkpoint exists, `lsf-animation demo` renders a fixed, scripted
-performance: babbled syllables (jaw and lip shapes in time with a synthetic voiced sound), a smile
-that grows over the utterance, brow raises on stressed syllables and blinks. It exercises the whole
-output path (motion file, FLAME layer, renderer, video with audio, motion heatmaps).
+`run_demo`: an unseen synthetic speaker (not in any corpus `lsf-animation synth` makes with its
+default seed) says a few sentences from the corpus's test pool, each with another emotion; the
+shipped demo checkpoint animates each sentence on that speaker's built-in face. Emotion comes from
+the voice only, identity from the face's shape only: no labels are given to the model.
+
+`retrain_demo`: what made the shipped checkpoint, in one call: the default synthetic corpus, its
+offline features, then stage 1 and stage 2 of the `demo` config. An interrupted run resumes.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
-from lsf_animation.face.builtin import EXPRESSION_NAMES
+from lsf_animation.data.synth.generate import DEFAULT_IDENTITIES, DEFAULT_SENTENCES, FPS, HOP
+from lsf_animation.data.synth.sentences import SENTENCES
 
-FPS = 25
-SAMPLE_RATE = 16000
+DEMO_SEED = 2026
+"""Speakers depend on (seed, index); the corpus's default seed is 0, so this speaker is unseen."""
+DEMO_SPEAKER_INDEX = 1
 
-# Vowel classes: (jaw opening rad, lip round, lip spread, F1 Hz, F2 Hz)
-_VOWELS = {
-    "a": (0.26, 0.0, 0.2, 750.0, 1200.0),
-    "e": (0.14, 0.0, 0.8, 500.0, 1900.0),
-    "i": (0.07, 0.0, 1.0, 300.0, 2300.0),
-    "o": (0.18, 0.9, 0.0, 500.0, 900.0),
-    "u": (0.08, 1.0, 0.0, 320.0, 800.0),
-}
+DEMO_SCRIPT: tuple[tuple[str, int, int], ...] = (
+    ("happy", 3, 46),
+    ("sad", 3, 43),
+    ("angry", 3, 44),
+    ("surprised", 3, 42),
+)
+"""(emotion, level, 0-based sentence index): sentences from the corpus's test pool."""
+
+DEMO_SAMPLES = 3
+DEMO_FEATURES = "offline-motion,offline-prosody"
 
 
 @dataclass(frozen=True)
-class ScriptedPerformance:
-    """A scripted utterance.
+class DemoSpeech:
+    """The demo's speech and the motion the synthetic speaker's face made while saying it.
 
     Attributes:
-        motion: (T, 53) float32: 50 expression coefficients + 3 jaw axis-angle (rad), at 25 fps.
-        audio: (N,) float32 mono waveform at 16 kHz, N = T * 640.
+        audio: (N,) float32 mono at 16 kHz, N = 640 T.
+        reference: (T, 53) float32 motion (50 expression + 3 jaw) at 25 fps.
+        shape: (300,) float32 shape coefficients of the speaker's built-in face.
+        subject: the speaker's id.
+        lines: per sentence: emotion, level, text, start and stop (s).
     """
 
-    motion: np.ndarray
     audio: np.ndarray
+    reference: np.ndarray
+    shape: np.ndarray
+    subject: str
+    lines: list[dict[str, object]]
 
 
-def _expr(name: str) -> int:
-    return EXPRESSION_NAMES.index(name)
+def demo_speech(script: tuple[tuple[str, int, int], ...] = DEMO_SCRIPT) -> DemoSpeech:
+    """Synthesize `script` with the demo speaker, one sentence after another."""
+    from lsf_animation.data.synth.generate import synthesize_clip
+    from lsf_animation.data.synth.speakers import make_speakers
 
-
-def scripted_performance(seconds: float = 5.0, seed: int = 0) -> ScriptedPerformance:
-    """Build a babbled utterance of `seconds` with matching motion and audio (deterministic)."""
-    rng = np.random.default_rng(seed)
-    num_frames = round(seconds * FPS)
-    hop = SAMPLE_RATE // FPS
-    motion = np.zeros((num_frames, 53), np.float64)
-    amplitude = np.zeros(num_frames)  # voice loudness per frame
-    formants = np.zeros((num_frames, 2))
-    formants[:] = (500.0, 1500.0)
-
-    t = 0.25  # lead-in silence (s)
-    while t < seconds - 0.4:
-        if rng.random() < 0.15:  # a pause between phrases: lips pressed
-            start, stop = int(t * FPS), int((t + 0.3) * FPS)
-            motion[start:stop, _expr("lip_press")] = 1.0
-            t += 0.3
-            continue
-        length = rng.uniform(0.16, 0.28)
-        vowel = str(rng.choice(list(_VOWELS)))
-        jaw, round_, spread, f1, f2 = _VOWELS[vowel]
-        start, stop = int(t * FPS), max(int((t + length) * FPS), int(t * FPS) + 2)
-        stressed = rng.random() < 0.25
-        gain = 1.3 if stressed else 1.0
-        motion[start:stop, 50] = jaw * gain
-        motion[start:stop, _expr("mouth_open")] = 1.2 * jaw / 0.26 * gain
-        motion[start:stop, _expr("lip_pucker")] = 1.5 * round_
-        motion[start:stop, _expr("lip_funnel")] = 1.0 * round_
-        motion[start:stop, _expr("lip_stretch")] = 1.0 * spread
-        if stressed:
-            motion[start:stop, _expr("brow_inner_raise")] = 1.5
-            motion[start:stop, _expr("brow_outer_raise")] = 1.2
-        amplitude[start:stop] = gain
-        formants[start:stop] = (f1, f2)
-        t += length + rng.uniform(0.02, 0.08)
-
-    # Coarticulation: neighbouring syllables blend, nothing steps.
-    motion = gaussian_filter1d(motion, sigma=1.2, axis=0, mode="nearest")
-    amplitude = gaussian_filter1d(amplitude, sigma=0.8, mode="nearest")
-    formants = gaussian_filter1d(formants, sigma=1.0, axis=0, mode="nearest")
-
-    # A smile growing over the utterance, and blinks.
-    grow = np.clip(np.linspace(-0.3, 1.2, num_frames), 0.0, 1.0)
-    motion[:, _expr("lip_corner_up")] += 1.8 * grow
-    motion[:, _expr("cheek_raise")] += 1.2 * grow
-    for blink in rng.uniform(0.5, seconds - 0.3, size=max(1, int(seconds / 2.5))):
-        centre = blink * FPS
-        shut = 2.5 * np.exp(-0.5 * ((np.arange(num_frames) - centre) / 1.2) ** 2)
-        motion[:, _expr("eye_close_left")] += shut
-        motion[:, _expr("eye_close_right")] += shut
-
-    audio = _voice(amplitude, formants, hop, rng)
-    return ScriptedPerformance(motion.astype(np.float32), audio)
-
-
-def _voice(
-    amplitude: np.ndarray, formants: np.ndarray, hop: int, rng: np.random.Generator
-) -> np.ndarray:
-    """A voiced babble: harmonics of a falling pitch, weighted by two formant peaks per frame."""
-    num_samples = len(amplitude) * hop
-    frame_t = (np.arange(len(amplitude)) + 0.5) * hop
-    sample_t = np.arange(num_samples)
-    amp = np.interp(sample_t, frame_t, amplitude)
-    f1 = np.interp(sample_t, frame_t, formants[:, 0])
-    f2 = np.interp(sample_t, frame_t, formants[:, 1])
-    f0 = (
-        150.0
-        - 25.0 * sample_t / num_samples
-        + 6.0 * np.sin(2 * np.pi * 0.7 * sample_t / SAMPLE_RATE)
-    )
-    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
-    signal = np.zeros(num_samples)
-    for k in range(1, 30):
-        freq = k * f0
-        weight = np.exp(-0.5 * ((freq - f1) / 120.0) ** 2) + 0.6 * np.exp(
-            -0.5 * ((freq - f2) / 180.0) ** 2
+    speaker = make_speakers(max(3, DEMO_SPEAKER_INDEX + 1), DEMO_SEED)[DEMO_SPEAKER_INDEX]
+    audio, motion, lines = [], [], []
+    start = 0.0
+    for i, (emotion, level, sentence) in enumerate(script):
+        rng = np.random.default_rng([DEMO_SEED, 7, i])
+        clip = synthesize_clip(speaker, emotion, level, SENTENCES[sentence], rng)
+        audio.append(clip.audio)
+        motion.append(clip.motion)
+        stop = start + clip.num_frames / FPS
+        lines.append(
+            {
+                "emotion": emotion,
+                "level": level,
+                "text": SENTENCES[sentence],
+                "start_s": round(start, 3),
+                "stop_s": round(stop, 3),
+            }
         )
-        signal += weight * np.sin(k * phase) / np.sqrt(k)
-    signal = signal * amp + 0.003 * rng.standard_normal(num_samples)
-    return (0.5 * signal / max(np.abs(signal).max(), 1e-9)).astype(np.float32)
+        start = stop
+    return DemoSpeech(
+        np.concatenate(audio), np.concatenate(motion), speaker.shape, speaker.subject, lines
+    )
 
 
-def run_demo(out_dir: str | Path, seconds: float = 5.0, size: int = 512) -> dict[str, Path]:
-    """Write the scripted demo into `out_dir`: motion.npz, speech.wav, demo.mp4 and heatmaps.
+def animate_lines(animator: Any, speech: DemoSpeech, samples: int, seed: int) -> Any:
+    """Animate each sentence of `speech` as its own utterance (as the model was trained: one
+    utterance per clip, features normalized over it) and join them: an `Animation` of the whole
+    speech, (samples, T, 53)."""
+    from lsf_animation.api import Animation
+
+    parts = []
+    for i, line in enumerate(speech.lines):
+        a, b = round(float(line["start_s"]) * FPS), round(float(line["stop_s"]) * FPS)
+        piece = speech.audio[a * HOP : b * HOP]
+        result = animator.animate(piece, shape=speech.shape, num_samples=samples, seed=seed + i)
+        parts.append(result.motion)
+    return Animation(np.concatenate(parts, axis=1), speech.shape, FPS, animator.face)
+
+
+def run_demo(
+    out_dir: str | Path,
+    checkpoint: str | Path = "demo",
+    samples: int = DEMO_SAMPLES,
+    seed: int = 0,
+    size: int = 512,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Animate the demo speech into `out_dir`.
+
+    Files: speech.wav, script.json (the sentences, emotions and times), reference.npz (the
+    synthetic speaker's own motion, for comparison), and `api.write_animation`'s motion.npz
+    (`samples` samples), vertices.npy, animation.mp4 (sample 0, with the speech) and heatmaps.
+    Nothing is left behind when it fails.
 
     Returns:
         The files written, by role.
     """
-    from lsf_animation.api import motion_vertices, write_heatmaps, write_video
+    from lsf_animation.api import Animator, check_output_dir, write_animation
     from lsf_animation.data.synth.layout import write_wav
     from lsf_animation.export.motion_npz import make_motion_file, save_motion
-    from lsf_animation.face.load import load_face_model
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    face = load_face_model("builtin")
-    performance = scripted_performance(seconds)
-    motion_file = make_motion_file(performance.motion, np.zeros(300, np.float32))
-    files = {
-        "motion": out / "motion.npz",
-        "audio": out / "speech.wav",
-        "video": out / "demo.mp4",
-        "heatmap_mean": out / "heatmap_mean.png",
-        "heatmap_std": out / "heatmap_std.png",
-    }
-    save_motion(files["motion"], motion_file)
-    write_wav(files["audio"], performance.audio)
-    vertices = motion_vertices(face, motion_file)
-    write_video(face, vertices, files["video"], FPS, files["audio"], size, progress=True)
-    write_heatmaps(face, vertices, files["heatmap_mean"], files["heatmap_std"])
+    out = check_output_dir(out_dir)
+    animator = Animator.from_checkpoint(checkpoint)
+    speech = demo_speech()
+    animation = animate_lines(animator, speech, samples, seed)
+    created = not out.exists()
+    with tempfile.TemporaryDirectory(prefix="lsf-demo-") as tmp:
+        staged = {
+            "audio": Path(tmp) / "speech.wav",
+            "script": Path(tmp) / "script.json",
+            "reference": Path(tmp) / "reference.npz",
+        }
+        write_wav(staged["audio"], speech.audio)
+        script = {"subject": speech.subject, "seed": DEMO_SEED, "lines": speech.lines}
+        staged["script"].write_text(json.dumps(script, indent=2) + "\n")
+        save_motion(staged["reference"], make_motion_file(speech.reference, speech.shape))
+        files = write_animation(
+            animation, out, audio=staged["audio"], video=True, size=size, progress=progress
+        )
+        try:
+            for role, path in staged.items():
+                files[role] = out / path.name
+                shutil.move(path, files[role])
+        except BaseException:
+            if created:
+                shutil.rmtree(out, ignore_errors=True)
+            raise
     return files
+
+
+def retrain_demo(
+    work: str | Path,
+    identities: int = DEFAULT_IDENTITIES,
+    sentences: int = DEFAULT_SENTENCES,
+    max_epochs: int | None = None,
+    workers: int = 2,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> Path:
+    """Make the demo checkpoint from nothing: corpus, features, stage 1, stage 2.
+
+    Writes under `work`: synthetic_corpus/, cache/ (features), run/stage{1,2}/ and demo.ckpt
+    (a copy of run/stage2/model.ckpt). Each step resumes what an interrupted call left.
+
+    Args:
+        identities, sentences: the corpus size (defaults: the shipped checkpoint's).
+        max_epochs: caps both stages (quick checks); None = the config's.
+
+    Returns:
+        The path of the new demo.ckpt.
+    """
+    from lsf_animation.audio.extract import extract_corpus
+    from lsf_animation.data.synth.generate import generate_corpus
+    from lsf_animation.train.config import load_train_config
+    from lsf_animation.train.run import train_stage
+
+    work = Path(work).expanduser()
+    corpus, cache, run = work / "synthetic_corpus", work / "cache", work / "run"
+    echo(f"[1/4] synthetic corpus: {corpus}")
+    echo(generate_corpus(corpus, identities, sentences, 0, workers, progress=progress).summary())
+    echo(f"[2/4] speech features: {cache}")
+    report = extract_corpus(corpus, DEMO_FEATURES.split(","), cache, workers, progress=progress)
+    echo(report.summary())
+    if report.failed:
+        raise RuntimeError(f"feature extraction failed for {len(report.failed)} synthetic clips")
+    overrides = [f"data.root={corpus}", f"out={run}", f"features.cache={cache}"]
+    for stage in (1, 2):
+        echo(f"[{stage + 2}/4] training stage {stage}: {run / f'stage{stage}'}")
+        sets = overrides + ([f"stage{stage}.max_epochs={max_epochs}"] if max_epochs else [])
+        model_file = run / f"stage{stage}" / "model.ckpt"
+        if model_file.is_file():
+            echo(f"already trained: {model_file}")
+            continue
+        resume = (run / f"stage{stage}" / "checkpoints" / "last.ckpt").is_file()
+        train_stage(stage, load_train_config("demo", sets), resume=resume, progress=progress,
+                    echo=echo)  # fmt: skip
+    target = work / "demo.ckpt"
+    partial = target.with_name(".demo.ckpt.partial")
+    shutil.copyfile(run / "stage2" / "model.ckpt", partial)
+    os.replace(partial, target)
+    return target

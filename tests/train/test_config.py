@@ -121,3 +121,15 @@ def test_feature_size_conflict_is_refused():
     cfg = load_train_config(None, ["model.sie.motion_dim=768"])
     with pytest.raises(LsfError, match="taken from the feature"):
         cfg.model_config(86, 16)
+
+
+def test_shipped_configs_load_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no configs/ folder here, as after `pip install`
+    for name in ("demo", "paper.yaml", "ablation_hifb"):
+        by_name = load_train_config(name)
+        by_path = load_train_config(CONFIGS / Path(name).with_suffix(".yaml").name)
+        assert by_name == by_path
+    with pytest.raises(LsfError, match="not found.*shipped config name"):
+        load_train_config("no_such_preset")
+    (tmp_path / "demo.yaml").write_text("name: mine\n")
+    assert load_train_config("demo.yaml").name == "mine"  # an existing file wins

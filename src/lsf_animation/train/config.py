@@ -282,20 +282,37 @@ class TrainConfig:
         return ModelConfig.from_dict(base)
 
 
+PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+"""The shipped configs (demo, paper, ablation_<variant>), also reachable by bare name."""
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """`path` itself when it exists, else a shipped config named like it ("demo", "paper.yaml",
+    "ablation_hifb"), so an installed package needs no checkout; else `path` (reported missing)."""
+    given = Path(path)
+    if given.exists() or given.parent != Path("."):
+        return given
+    packaged = PACKAGED_CONFIGS / given.with_suffix(".yaml").name
+    return packaged if packaged.is_file() else given
+
+
 def load_train_config(
     path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
 ) -> TrainConfig:
     """Read a YAML config (following `extends:`), apply dotted overrides and validate.
 
     Args:
-        path: the YAML file; None = all defaults.
+        path: the YAML file, or a shipped config's name ("demo", "paper", "ablation_hifb");
+            None = all defaults.
         overrides: "dotted.key=value" strings; values are parsed as YAML ("1e-5" is a number).
 
     Raises:
         LsfError: the file is missing or not valid YAML, an override is malformed, a key is
             unknown or a value has the wrong type.
     """
-    raw: dict[str, Any] = {} if path is None else _read_yaml(Path(path), seen=())
+    if path is not None:
+        path = resolve_config_path(path)
+    raw: dict[str, Any] = {} if path is None else _read_yaml(path, seen=())
     source = "defaults" if path is None else str(path)
     for item in overrides:
         _apply_override(raw, item)
@@ -339,7 +356,10 @@ def _read_yaml(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
 
     path = path.expanduser()
     if not path.is_file():
-        raise LsfError(f"config file {path} not found; give a YAML file such as configs/demo.yaml")
+        raise LsfError(
+            f"config file {path} not found; give a YAML file or a shipped config name "
+            "(demo, paper, ablation_<variant>)"
+        )
     if path.resolve() in seen:
         raise LsfError(f"config file {path} extends itself (through {seen[-1]})")
     try:

@@ -10,6 +10,7 @@ from lsf_animation.data.synth.speakers import make_speakers
 from lsf_animation.data.synth.visemes import viseme_class
 from lsf_animation.face.builtin import builtin_face
 from lsf_animation.face.flame import FlameLayer, motion_to_vertices
+from lsf_animation.face.measure import lip_aperture
 
 
 @pytest.mark.parametrize(
@@ -29,25 +30,16 @@ def test_viseme_classes(phoneme: str, cls: str) -> None:
     assert viseme_class(phoneme) == cls
 
 
-def _lip_aperture(face, vertices: np.ndarray) -> np.ndarray:
-    """(T,) metres: height of the upper lip's midline centroid over the lower lip's."""
-    v = face.v_template
-    lips = face.regions["lips"]
-    mid = lips[np.abs(v[lips, 0]) < 0.004]
-    upper, lower = mid[v[mid, 1] > -0.040], mid[v[mid, 1] <= -0.040]
-    return vertices[:, upper, 1].mean(axis=1) - vertices[:, lower, 1].mean(axis=1)
-
-
 def test_lips_open_on_open_vowels_and_close_on_bilabials() -> None:
     face = builtin_face()
     layer = FlameLayer(face)
     speakers = make_speakers(4, seed=5)
-    rest = _lip_aperture(face, motion_to_vertices(layer, np.zeros((1, 53), np.float32)))[0]
+    rest = lip_aperture(face, motion_to_vertices(layer, np.zeros((1, 53), np.float32)))[0]
     at = {"open": [], "bilabial": []}
     for i, text in enumerate(["Bob parked the van by the barn.", "My papa made a map of Rome."]):
         for speaker in speakers:
             clip = synthesize_clip(speaker, "neutral", 1, text, np.random.default_rng(i))
-            aperture = _lip_aperture(face, motion_to_vertices(layer, clip.motion, clip.shape))
+            aperture = lip_aperture(face, motion_to_vertices(layer, clip.motion, clip.shape))
             for cls, start, stop in clip.phonemes:
                 if cls in at:
                     at[cls].append(aperture[int(0.5 * (start + stop) * 25)])

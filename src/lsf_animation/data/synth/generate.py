@@ -161,8 +161,10 @@ def synthesize_clip(
             exp[:, _e("brow_inner_raise")] += 0.6 * style.brow_activity * bump
             exp[:, _e("brow_outer_raise")] += 0.5 * style.brow_activity * bump
 
-    # Small facial jitter on the first 50 coefficients and the jaw.
-    exp[:, :50] += 0.04 * _smooth_noise(rng, (num_frames, 50), 3.0)
+    # Small facial jitter on the named coefficients and the jaw. The unnamed ones (18-49) stay 0:
+    # noise there would be unpredictable from speech and min-max scaling would inflate it.
+    named = len(EXPRESSION_NAMES)
+    exp[:, :named] += 0.04 * _smooth_noise(rng, (num_frames, named), 3.0)
     jaw[:, 0] += 0.003 * _smooth_noise(rng, (num_frames,), 3.0)
 
     # Blinks (a Poisson process, ~0.3 per second): each lid goes to shut and back in ~0.2 s.
