@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,17 +169,21 @@ class Animator:
 
     def __init__(self, checkpoint: Any, face: FaceModel | str = "builtin") -> None:
         from lsf_animation.audio.features import get_extractor
+        from lsf_animation.model.loading import skip_weight_init
+        from lsf_animation.model.variants import USES_EMOTION_FEATURES
 
         self.checkpoint = checkpoint
-        self.model = checkpoint.build_model()
         self.scaler = checkpoint.scaler
         self._face = face
         features = checkpoint.features
         if not features or not features.get("motion"):
             raise LsfError(f"{checkpoint.path} names no speech features; it cannot animate speech")
+        uses_emotion = checkpoint.model_config.sie.variant in USES_EMOTION_FEATURES
+        # The extractors first: building HuBERT's one imports transformers, whose weight init
+        # `skip_weight_init` then also skips for the motion backbone.
         self.extractors: dict[str, Any] = {}
         for role, spec in features.items():
-            if spec is None or (role == "emotion" and not self.model.sie.uses_emotion_features):
+            if spec is None or (role == "emotion" and not uses_emotion):
                 continue
             extractor = get_extractor(spec["name"], **dict(spec.get("options") or {}))
             if extractor.fingerprint() != spec["fingerprint"]:
@@ -190,8 +195,10 @@ class Animator:
                     "training; give the same weights (options) or retrain stage 2"
                 )
             self.extractors[role] = extractor
-        if self.model.sie.uses_emotion_features and "emotion" not in self.extractors:
+        if uses_emotion and "emotion" not in self.extractors:
             raise LsfError(f"{checkpoint.path}: the model reads emotion features but none named")
+        with skip_weight_init():  # build_model loads every weight strictly right after
+            self.model = checkpoint.build_model()
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, face: FaceModel | str = "builtin") -> Animator:
@@ -212,6 +219,43 @@ class Animator:
             self._face = load_face_model(self._face)
         return self._face
 
+    parallel_streams: bool = True
+    """Compute the two speech streams of a window at the same time (see `_features`)."""
+
+    def _features(self, wav: np.ndarray) -> dict[str, torch.Tensor]:
+        """Speech features of one window by role, (1, T50, D) each; the motion stream has
+        already been through the model's motion backbone (HuBERT's upper layers in the paper
+        preset), so each stream carries a similar share of the work.
+
+        With two streams, `parallel_streams` and >= 2 torch threads, the streams run at the
+        same time in two threads, each with half of torch's threads: on 2 cores two
+        single-threaded encoders keep both cores busy with no synchronization between them,
+        where one encoder after the other on 2 threads waits at every operator's barrier
+        (and loses much more when another process shares the cores). Same results either way
+        up to float rounding.
+        """
+        backbone = self.model.motion_backbone
+
+        def stream(role: str, extractor: Any) -> torch.Tensor:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.ascontiguousarray(extractor(wav)))[None]
+                if role == "motion" and backbone is not None:
+                    x = backbone(x, None)
+            return x
+
+        threads = torch.get_num_threads()
+        if len(self.extractors) < 2 or threads < 2 or not self.parallel_streams:
+            return {role: stream(role, ex) for role, ex in self.extractors.items()}
+        torch.set_num_threads(threads // 2)  # inherited by the worker threads started below
+        try:
+            with ThreadPoolExecutor(len(self.extractors)) as pool:
+                futures = {
+                    role: pool.submit(stream, role, ex) for role, ex in self.extractors.items()
+                }
+                return {role: future.result() for role, future in futures.items()}
+        finally:
+            torch.set_num_threads(threads)
+
     def _predict(
         self,
         wav: np.ndarray,
@@ -222,10 +266,7 @@ class Animator:
         generator: torch.Generator,
     ) -> np.ndarray:
         """One window: audio slice -> (K, frames, 53) in FLAME units."""
-        feats = {
-            role: torch.from_numpy(np.ascontiguousarray(ex(wav)))[None]
-            for role, ex in self.extractors.items()
-        }
+        feats = self._features(wav)
         motion = self.model.sample(
             feats["motion"],
             feats.get("emotion"),
@@ -234,6 +275,7 @@ class Animator:
             num_samples=num_samples,
             temperature=temperature,
             generator=generator,
+            apply_backbone=False,
         )[0]
         if motion.shape[1] != frames:
             raise LsfError(f"the model made {motion.shape[1]} frames for {frames} requested")

@@ -6,8 +6,10 @@ Frame count: an utterance of N samples at 16 kHz gives T = round(N / 640) frames
 window's audio slice is zero-padded at the end to the 640 T + 80 samples that 2 T feature frames
 need (at most 65 ms of silence, which moves the per-utterance statistics negligibly).
 
-Long audio is cut into windows of `window_frames` frames that overlap by `overlap_frames`; the
-last window is moved back to end at the last frame (so it is full length, overlapping more).
+Long audio is cut into the fewest windows of at most `window_frames` frames that overlap by at
+least `overlap_frames`, all of one length and evenly spaced (60 s in 20 s windows with 2 s
+overlap: 4 windows of 16.5 s, 66 s of audio through the encoders, where full-length windows with
+the last one moved back to the end would run 80 s).
 Each window's features are computed on that window's own audio slice, not sliced from features
 of the whole file: the offline extractors normalize per utterance (zero mean, unit variance over
 the input), and the model was trained on utterance-length clips, so per-window normalization
@@ -35,14 +37,26 @@ def num_output_frames(num_samples: int) -> int:
     return max(1, int(np.floor(num_samples / SAMPLES_PER_FRAME + 0.5)))
 
 
-def window_starts(total: int, window: int, overlap: int) -> list[int]:
-    """First frame of each window covering `total` frames (one window when total <= window)."""
+def window_plan(total: int, window: int, overlap: int) -> tuple[list[int], int]:
+    """Windows covering `total` frames: (first frame of each window, frames per window).
+
+    The fewest windows of at most `window` frames whose neighbours share at least `overlap`
+    frames; all have the same length (as short as that allows) and their starts are spread as
+    evenly as integers allow, so no audio is processed more often than needed. One window of
+    `total` frames when total <= window.
+    """
     if total <= window:
-        return [0]
-    hop = window - overlap
-    starts = list(range(0, total - window, hop))
-    starts.append(total - window)
-    return starts
+        return [0], total
+    count = -(-(total - overlap) // (window - overlap))  # ceil
+    # shortest length with count * length - (count - 1) * overlap >= total
+    length = -(-(total + (count - 1) * overlap) // count)
+    span = total - length  # split into count - 1 hops of at most length - overlap each
+    return [i * span // (count - 1) for i in range(count)], length
+
+
+def window_starts(total: int, window: int, overlap: int) -> list[int]:
+    """First frame of each window of `window_plan` (one window when total <= window)."""
+    return window_plan(total, window, overlap)[0]
 
 
 def window_audio(wav: np.ndarray, start: int, frames: int) -> np.ndarray:
@@ -66,8 +80,9 @@ def windowed_motion(
     Args:
         wav: (N,) float32 16 kHz waveform.
         predict: `predict(audio_slice, frames) -> (K, frames, D)` motion in FLAME units.
-        window_frames: frames per window (500 = 20 s).
-        overlap_frames: frames shared by consecutive windows (50 = 2 s), < window_frames.
+        window_frames: at most this many frames per window (500 = 20 s).
+        overlap_frames: at least this many frames shared by consecutive windows (50 = 2 s),
+            < window_frames.
 
     Returns:
         (K, round(N / 640), D) float32.
@@ -75,11 +90,10 @@ def windowed_motion(
     if not 0 <= overlap_frames < window_frames:
         raise ValueError("need 0 <= overlap_frames < window_frames")
     total = num_output_frames(len(wav))
-    starts = window_starts(total, window_frames, overlap_frames)
+    starts, frames = window_plan(total, window_frames, overlap_frames)
     out: np.ndarray | None = None
     end_prev = 0
     for start in starts:
-        frames = min(window_frames, total - start)
         motion = predict(window_audio(wav, start, frames), frames)
         if out is None:
             out = np.zeros((motion.shape[0], total, motion.shape[2]), np.float32)

@@ -129,7 +129,7 @@ def test_shipped_configs_load_by_name_from_any_folder(tmp_path, monkeypatch):
         by_name = load_train_config(name)
         by_path = load_train_config(CONFIGS / Path(name).with_suffix(".yaml").name)
         assert by_name == by_path
-    with pytest.raises(LsfError, match="not found.*shipped config name"):
+    with pytest.raises(LsfError, match=r"not found.*shipped config name"):
         load_train_config("no_such_preset")
     (tmp_path / "demo.yaml").write_text("name: mine\n")
     assert load_train_config("demo.yaml").name == "mine"  # an existing file wins

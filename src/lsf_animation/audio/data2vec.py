@@ -135,23 +135,23 @@ class ConvFeatureEncoder(nn.Module):
         self.conv_layers = nn.ModuleList(layers)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        x = wav[:, None, :]
+        """(B, N) -> (B, C, T50), a transposed view of a (B, T50, C) contiguous tensor.
+
+        Each 1-D conv runs as a 2-D conv of height 1 on channels-last tensors, so the conv's
+        output memory is already (B, T, C): the LayerNorm over channels is then the fused
+        native kernel on contiguous rows, with no transposed copies between the layers (on
+        2 cores this saves about a quarter of the conv stack's time over normalizing the
+        (B, C, T) layout with elementwise ops).
+        """
+        x = wav[:, None, None, :]  # (B, 1, 1, N)
         for conv, _, norm, act in self.conv_layers:
-            # Same as norm(x) (LayerNorm over channels), without two transposed copies per layer.
-            x = _channel_layer_norm(conv(x), norm[1])
-            x = act(x)
-        return x
-
-
-def _channel_layer_norm(x: torch.Tensor, ln: nn.LayerNorm) -> torch.Tensor:
-    """LayerNorm `ln` applied over the channel axis of (B, C, T)."""
-    mean = x.mean(dim=1, keepdim=True)
-    centered = x - mean
-    var = centered.pow(2).mean(dim=1, keepdim=True)
-    out = centered * torch.rsqrt(var + ln.eps)
-    if ln.weight is not None:
-        out = out * ln.weight[:, None] + ln.bias[:, None]
-    return out
+            weight = conv.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+            x = F.conv2d(x, weight, stride=(1, conv.stride[0]))  # (B, C, 1, T) channels-last
+            rows = x.permute(0, 2, 3, 1)  # (B, 1, T, C), contiguous
+            ln = norm[1]
+            rows = act(F.layer_norm(rows, rows.shape[-1:], ln.weight, ln.bias, ln.eps))
+            x = rows.permute(0, 3, 1, 2)
+        return x[:, :, 0, :]
 
 
 def _relative_positional_encoder(cfg: Data2VecAudioConfig) -> nn.Sequential:
@@ -410,6 +410,17 @@ _tolerant_pickle.load = lambda f, **kw: _TolerantUnpickler(f, **kw).load()  # ty
 _tolerant_pickle.__dict__["__name__"] = "lsf_tolerant_pickle"
 
 
+def _torch_load(path: Path, **kwargs: Any) -> Any:
+    """`torch.load` memory-mapping the file (the weights are then used in place, not copied);
+    files in the legacy (pre-zip) format, which cannot be mapped, are read normally."""
+    try:
+        return torch.load(path, map_location="cpu", mmap=True, **kwargs)
+    except RuntimeError as err:
+        if "mmap" not in str(err):
+            raise
+        return torch.load(path, map_location="cpu", **kwargs)
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], Any]:
     """The model state dict and the config entry ("cfg", or None) of a data2vec checkpoint.
 
@@ -429,12 +440,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], Any]:
             "emotion2vec_plus model.pt) and pass its path"
         )
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        obj = _torch_load(p, weights_only=True)
     except Exception as strict_err:  # any failure: retry tolerant, report both
         try:
-            obj = torch.load(
-                p, map_location="cpu", weights_only=False, pickle_module=_tolerant_pickle
-            )
+            obj = _torch_load(p, weights_only=False, pickle_module=_tolerant_pickle)
         except Exception as err:
             raise LsfError(
                 f"{p} is not a readable PyTorch checkpoint ({type(err).__name__}: {err}; "
@@ -583,7 +592,10 @@ def build_from_state_dict(
             f"{source}: alibi_scale has {config.alibi_scale_shape[0]} layer entries, expected 1 or "
             f"{config.prenet_depth + config.depth}"
         )
-    model = Data2VecAudioModel(config)
+    from lsf_animation.model.loading import skip_weight_init
+
+    with skip_weight_init():  # every weight is loaded strictly below
+        model = Data2VecAudioModel(config)
     expected = model.state_dict()
     used = {k: v for k, v in state.items() if not k.startswith(IGNORED_PREFIXES)}
     if config.alibi_scale_shape is not None and PREFIX + "alibi_scale" in used:
@@ -612,6 +624,8 @@ def build_from_state_dict(
             + "; ".join(problems)
             + ". Use an official emotion2vec_base.pt or emotion2vec_plus_* checkpoint"
         )
-    model.load_state_dict({k: used[k].float() for k in expected}, strict=True)
+    # assign: the (memory-mapped) checkpoint tensors become the parameters, no copy
+    weights = {k: used[k].float().contiguous() for k in expected}
+    model.load_state_dict(weights, strict=True, assign=True)
     model.requires_grad_(False)
     return model.eval()

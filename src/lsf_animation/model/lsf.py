@@ -71,9 +71,13 @@ class LSFModel(nn.Module):
         mask: torch.Tensor | None = None,
         labels: dict[str, torch.Tensor] | None = None,
         num_frames: int | torch.Tensor | None = None,
+        apply_backbone: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """SIE-Encoder latent (B, T, D) and the 25 fps mask (see `SIEEncoder.forward`)."""
-        if self.motion_backbone is not None:
+        """SIE-Encoder latent (B, T, D) and the 25 fps mask (see `SIEEncoder.forward`).
+
+        `apply_backbone=False`: the motion features already went through `motion_backbone`
+        (inference runs it next to the emotion encoder, see `Animator`)."""
+        if self.motion_backbone is not None and apply_backbone:
             motion_features = self.motion_backbone(motion_features, mask)
         return self.sie(motion_features, emotion_features, shape, mask, labels, num_frames)
 
@@ -118,16 +122,17 @@ class LSFModel(nn.Module):
         num_samples: int = 1,
         temperature: float = 0.2,
         generator: torch.Generator | None = None,
+        apply_backbone: bool = True,
     ) -> torch.Tensor:
         """K samples per clip: codes drawn from softmax(-||z - e||^2 / temperature).
 
         temperature 0 gives argmin (the `forward` result) for every sample. Call `eval()` first
-        for inference (dropout). Returns (B, K, T, 53).
+        for inference (dropout). `apply_backbone`: see `predict_latent`. Returns (B, K, T, 53).
         """
         if num_samples < 1:
             raise LsfError(f"num_samples must be >= 1, got {num_samples}.")
         latent, mask25 = self.predict_latent(
-            motion_features, emotion_features, shape, mask, labels, num_frames
+            motion_features, emotion_features, shape, mask, labels, num_frames, apply_backbone
         )
         b, t, d = latent.shape
         k = num_samples

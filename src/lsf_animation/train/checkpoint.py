@@ -144,7 +144,9 @@ class Checkpoint:
 
 def _load(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     try:
-        module.load_state_dict(state, strict=True)
+        # assign: the module takes the (memory-mapped) checkpoint tensors as its parameters
+        # instead of copying them into freshly initialized ones.
+        module.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as err:
         raise LsfError(
             f"the weights in {path} do not fit the model its config describes ({err}); the "
@@ -164,7 +166,8 @@ def read_checkpoint_dict(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise LsfError(f"checkpoint {p} is not a file")
     try:
-        data = torch.load(p, map_location="cpu", weights_only=True)
+        # mmap: tensors are paged in from the file when used (copy-on-write), not read up front.
+        data = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
     except (
         RuntimeError,
         OSError,
