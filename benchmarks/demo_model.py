@@ -2,7 +2,8 @@
 Table 1 for it, and a Table 2 against ablation variants trained on the same corpus and prior.
 
     .venv/bin/python benchmarks/demo_model.py --data demo_retrain/synthetic_corpus \\
-        [--checkpoint C] [--ablations C1 C2 ...] [--samples 10] [--shape-mode subject]
+        --cache demo_retrain/cache [--checkpoint C] [--ablations C1 C2 ...] [--samples 10] \\
+        [--shape-mode subject]
 
 The corpus is the one `lsf-animation demo --retrain` makes (its features must be in the cache the
 checkpoints were trained with). Ablation checkpoints come from `lsf-animation train stage2 --config
@@ -23,6 +24,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", required=True)
+    parser.add_argument("--cache", help="Feature cache (default: the checkpoint's).")
     parser.add_argument("--checkpoint", default=str(DEMO_CHECKPOINT))
     parser.add_argument("--ablations", nargs="*", default=[])
     parser.add_argument("--samples", default="10")
@@ -31,6 +33,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         command = ["evaluate", "--checkpoint", args.checkpoint, "--data", args.data, "-q"]
         command += ["--samples", args.samples, "--shape-mode", args.shape_mode, "--out", tmp]
+        if args.cache:
+            command += ["--cache", args.cache]
         if args.ablations:
             command += ["--ablations", *args.ablations]
         started = time.perf_counter()
