@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import HubertConfig, HubertModel
+from transformers import HubertModel
 
+from fixtures_hubert import tiny_hubert_config
 from lsf_animation.api import Animator
 from lsf_animation.audio.data2vec import ConvFeatureEncoder, Data2VecAudioConfig, Data2VecAudioModel
 from lsf_animation.audio.emotion2vec import Emotion2vecExtractor, load_emotion2vec
@@ -136,14 +137,8 @@ def tiny_paper_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     layers as backbone, emotion2vec, HIFB)."""
     root = tmp_path_factory.mktemp("tiny_paper")
     torch.manual_seed(0)
-    hubert_cfg = HubertConfig(
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(16,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
+    hubert_cfg = tiny_hubert_config(
+        num_hidden_layers=3, num_attention_heads=2, num_conv_pos_embedding_groups=2
     )
     HubertModel(hubert_cfg).save_pretrained(root / "hubert")
     _save_tiny_emotion2vec(root / "e2v.pt")

@@ -7,6 +7,7 @@ import pytest
 import torch
 from transformers import HubertConfig, HubertModel
 
+from fixtures_hubert import tiny_hubert_config
 from lsf_animation.audio.features import check_features, get_extractor, num_frames_50hz
 from lsf_animation.audio.hubert import (
     HubertExtractor,
@@ -17,26 +18,11 @@ from lsf_animation.audio.hubert import (
 from lsf_animation.errors import LsfError
 
 
-def tiny_config(**overrides) -> HubertConfig:
-    """A 4-layer, 32-d HuBERT with the real conv stack (kernels, strides) and tiny widths."""
-    cfg = dict(
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=64,
-        conv_dim=(16,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
-    )
-    cfg.update(overrides)
-    return HubertConfig(**cfg)
-
-
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("hubert_tiny")
-    HubertModel(tiny_config()).save_pretrained(path)
+    HubertModel(tiny_hubert_config()).save_pretrained(path)
     return path
 
 
@@ -84,7 +70,7 @@ def test_split_composes_to_the_full_model(stable_layer_norm):
     torch.manual_seed(1)
     # post-LN with group norm as hubert-base; pre-LN with layer norm as hubert-large
     norm = "layer" if stable_layer_norm else "group"
-    cfg = tiny_config(do_stable_layer_norm=stable_layer_norm, feat_extract_norm=norm)
+    cfg = tiny_hubert_config(do_stable_layer_norm=stable_layer_norm, feat_extract_norm=norm)
     model = HubertModel(cfg).eval()
     frozen, trainable = split_hubert(model, num_frozen=2)
     assert len(frozen.layers) == 2 and len(trainable.layers) == 2
@@ -97,7 +83,7 @@ def test_split_composes_to_the_full_model(stable_layer_norm):
 
 
 def test_split_freezes_only_the_front():
-    model = HubertModel(tiny_config())
+    model = HubertModel(tiny_hubert_config())
     frozen, trainable = split_hubert(model)
     assert not any(p.requires_grad for p in frozen.parameters())
     assert all(p.requires_grad for p in trainable.parameters())
@@ -109,7 +95,7 @@ def test_split_freezes_only_the_front():
 
 
 def test_trainable_part_receives_gradients_from_cached_features():
-    model = HubertModel(tiny_config())
+    model = HubertModel(tiny_hubert_config())
     frozen, trainable = split_hubert(model.eval())
     x = normalize_waveform(torch.from_numpy(speech_like(0.5))[None])
     with torch.inference_mode():
@@ -120,7 +106,7 @@ def test_trainable_part_receives_gradients_from_cached_features():
 
 
 def test_frame_counts_match_the_conv_stack():
-    model = HubertModel(tiny_config())
+    model = HubertModel(tiny_hubert_config())
     for n in [400, 719, 720, 1039, 1040, 16000, 16319, 40000, 123457]:
         assert int(model._get_feat_extract_output_lengths(n)) == num_frames_50hz(n)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers import HubertConfig, HubertModel
+from transformers import HubertModel
 
+from fixtures_hubert import tiny_hubert_config
 from lsf_animation.audio.hubert import HubertExtractor, normalize_waveform
 from lsf_animation.train.backbone import build_backbone, hubert_backbone
 
@@ -14,15 +15,7 @@ from lsf_animation.train.backbone import build_backbone, hubert_backbone
 @pytest.fixture(scope="module")
 def extractor():
     torch.manual_seed(0)
-    config = HubertConfig(
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=64,
-        conv_dim=(16,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
-    )
+    config = tiny_hubert_config()
     return HubertExtractor(HubertModel(config).eval(), frozen_only=True)
 
 
