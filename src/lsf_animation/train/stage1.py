@@ -24,7 +24,10 @@ from lsf_animation.model.vqvae import MotionVQVAE
 from lsf_animation.train.batch import motion_batch
 from lsf_animation.train.checkpoint import attach_metadata
 from lsf_animation.train.config import Stage1Section
+from lsf_animation.train.loss_logging import log_losses
 from lsf_animation.train.optim import make_optimizer
+
+_TERMS = ("quant", "expression", "jaw")
 
 
 def _distributed() -> bool:
@@ -78,11 +81,7 @@ class Stage1Module(L.LightningModule):
         losses = vqvae_loss(out, motion, mask, self.model_config.vqvae)
         self._epoch_counts += out.quant.counts.to(self._epoch_counts)
         self._last_latent = (out.latent.detach(), None if mask is None else mask.detach())
-        b = motion.shape[0]
-        self.log("train/loss", losses["loss"], on_step=True, on_epoch=True, prog_bar=True,
-                 batch_size=b)  # fmt: skip
-        for name in ("quant", "expression", "jaw"):
-            self.log(f"train/{name}", losses[name], on_step=False, on_epoch=True, batch_size=b)
+        log_losses(self, "train", losses, _TERMS, motion.shape[0])
         return losses["loss"]
 
     def on_train_epoch_end(self) -> None:
@@ -106,11 +105,7 @@ class Stage1Module(L.LightningModule):
         motion, mask = motion_batch(batch)
         out = self.vqvae(motion, mask)
         losses = vqvae_loss(out, motion, mask, self.model_config.vqvae)
-        b = motion.shape[0]
-        self.log("val/loss", losses["loss"], on_epoch=True, prog_bar=True, sync_dist=True,
-                 batch_size=b)  # fmt: skip
-        for name in ("quant", "expression", "jaw"):
-            self.log(f"val/{name}", losses[name], on_epoch=True, sync_dist=True, batch_size=b)
+        log_losses(self, "val", losses, _TERMS, motion.shape[0])
         return losses["loss"]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

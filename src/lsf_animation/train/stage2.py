@@ -20,6 +20,7 @@ from lsf_animation.model.lsf import LSFModel
 from lsf_animation.train.batch import motion_batch, speech_batch
 from lsf_animation.train.checkpoint import attach_metadata
 from lsf_animation.train.config import Stage2Section
+from lsf_animation.train.loss_logging import log_losses
 from lsf_animation.train.optim import make_optimizer
 
 _TERMS = ("latent", "expression", "jaw")
@@ -63,20 +64,12 @@ class Stage2Module(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         losses = self._losses(batch)
-        b = batch["motion"].shape[0]
-        self.log("train/loss", losses["loss"], on_step=True, on_epoch=True, prog_bar=True,
-                 batch_size=b)  # fmt: skip
-        for name in _TERMS:
-            self.log(f"train/{name}", losses[name], on_step=False, on_epoch=True, batch_size=b)
+        log_losses(self, "train", losses, _TERMS, batch["motion"].shape[0])
         return losses["loss"]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         losses = self._losses(batch)
-        b = batch["motion"].shape[0]
-        self.log("val/loss", losses["loss"], on_epoch=True, prog_bar=True, sync_dist=True,
-                 batch_size=b)  # fmt: skip
-        for name in _TERMS:
-            self.log(f"val/{name}", losses[name], on_epoch=True, sync_dist=True, batch_size=b)
+        log_losses(self, "val", losses, _TERMS, batch["motion"].shape[0])
         return losses["loss"]
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
