@@ -43,8 +43,6 @@ import torch  # noqa: E402
 SR = 16000
 LIBRIVOX = Path(__file__).resolve().parents[2] / "shared" / "audio" / "librivox"
 LENGTHS_S = (10, 60, 600)
-ENCODER_GFLOP_PER_S = 30  # both encoders per audio second, counted from the layer sizes
-SIE_MFLOP_PER_FRAME = 43  # SIE-Encoder + decoder per 25 fps frame in 413-frame windows
 WINDOW_S = 16.52  # 413 frames: a 60 s file's windows (4 x 413 frames, 20 s max, 2 s overlap)
 
 
@@ -212,18 +210,53 @@ def legacy_conv_stack(enc: torch.nn.Module, wav: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def profile_window(animator, wav: np.ndarray) -> list[tuple[str, float]]:
-    """Wall seconds of each stage for one window, stages run one after the other (2 threads)."""
+def channels_last_conv_stack(enc: torch.nn.Module, wav: torch.Tensor) -> torch.Tensor:
+    """emotion2vec's conv stack as 2-D convs of height 1 on channels-last tensors (the step
+    between `legacy_conv_stack` and the matrix products on rows now in the library)."""
     import torch.nn.functional as F
 
+    x = wav[:, None, None, :]
+    for conv, _, norm, act in enc.conv_layers:
+        weight = conv.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        x = F.conv2d(x, weight, stride=(1, conv.stride[0]))  # (B, C, 1, T) channels-last
+        rows = x.permute(0, 2, 3, 1)
+        ln = norm[1]
+        rows = act(F.layer_norm(rows, rows.shape[-1:], ln.weight, ln.bias, ln.eps))
+        x = rows.permute(0, 3, 1, 2)
+    return x[:, :, 0, :]
+
+
+def _addmm_inplace_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+
+
+def profile_window(animator, wav: np.ndarray) -> list[tuple[str, float, float]]:
+    """(stage, wall seconds, GFLOP) of each stage for one window, stages run one after the
+    other (2 threads).
+
+    The FLOPs are counted by `torch.utils.flop_counter.FlopCounterMode` in a separate pass with
+    attention on torch's math backend (its fused CPU kernel is not counted): matrix products and
+    convolutions, the arithmetic any implementation has to do.
+    """
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
     hub, e2v, model = animator.extractors["motion"], animator.extractors["emotion"], animator.model
+    for module in (hub.frozen, e2v.model, model):
+        module.requires_grad_(False)  # the counter's module hooks expect no leaf needing grads
     x = torch.from_numpy(wav)[None]
     times: dict[str, float] = {}
+    flops: dict[str, float] = {}
+    counter: FlopCounterMode | None = None
 
     def timed(name: str, fn: Callable[[], torch.Tensor]) -> torch.Tensor:
+        before = counter.get_total_flops() if counter is not None else 0
         t = time.perf_counter()
         out = fn()
         times[name] = times.get(name, 0.0) + time.perf_counter() - t
+        if counter is not None:
+            flops[name] = flops.get(name, 0.0) + (counter.get_total_flops() - before) / 1e9
         return out
 
     def one_pass() -> None:
@@ -270,7 +303,14 @@ def profile_window(animator, wav: np.ndarray) -> list[tuple[str, float]]:
         one_pass()
         times.clear()
         one_pass()
-    return list(times.items())
+        timing = dict(times)
+        # torch's counter knows addmm but not its in-place form (emotion2vec's conv taps)
+        counter = FlopCounterMode(
+            display=False, custom_mapping={torch.ops.aten.addmm_: _addmm_inplace_flops}
+        )
+        with counter, sdpa_kernel(SDPBackend.MATH):
+            one_pass()
+    return [(name, t, flops[name]) for name, t in timing.items()]
 
 
 def model_alone(animator, seconds: float) -> tuple[float, float]:
@@ -311,9 +351,13 @@ def model_alone(animator, seconds: float) -> tuple[float, float]:
 
 
 def gemm_gflops() -> float:
-    """FP32 GFLOP/s of one (1000 x 768) @ (768 x 3072) product on torch's threads."""
-    a, b = torch.randn(1000, 768), torch.randn(768, 3072)
-    return 2 * 1000 * 768 * 3072 / best_of(lambda: a @ b, 20) / 1e9
+    """Best FP32 GFLOP/s of a few encoder-shaped matrix products on torch's threads (the
+    rate no FP32 implementation of these models can beat on this machine)."""
+    rates = []
+    for m, k, n in ((1000, 768, 3072), (825, 3072, 768), (825, 768, 768)):
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        rates.append(2 * m * k * n / best_of(lambda a=a, b=b: a @ b, 20) / 1e9)
+    return max(rates)
 
 
 def changes(files: PaperFiles, animator) -> list[list[str]]:
@@ -330,14 +374,36 @@ def changes(files: PaperFiles, animator) -> list[list[str]]:
     e2v = animator.extractors["emotion"].model
     enc = e2v.modality_encoders["AUDIO"].local_encoder
     with torch.inference_mode():
-        old, new = ab(lambda: legacy_conv_stack(enc, x), lambda: enc(x))
-        diff = (legacy_conv_stack(enc, x) - enc(x)).abs().max().item()
+        old, new = ab(lambda: legacy_conv_stack(enc, x), lambda: channels_last_conv_stack(enc, x))
+        diff = (legacy_conv_stack(enc, x) - channels_last_conv_stack(enc, x)).abs().max().item()
     rows.append(
         [
             "emotion2vec conv stack on channels-last tensors (fused LayerNorm, no transposes)",
             "-25% of that stack (about -6% end to end)",
             f"{old:.2f} s -> {new:.2f} s per {WINDOW_S:.1f} s window ({new / old - 1:+.0%}); "
             f"max diff {diff:.1e}",
+        ]
+    )
+    threads = torch.get_num_threads()
+    measured = []
+    for n in (threads, 1):  # 1: the threads each stream gets when the two run at once
+        torch.set_num_threads(n)
+        with torch.inference_mode():
+            old, new = ab(lambda: channels_last_conv_stack(enc, x), lambda: enc(x))
+        measured.append(
+            f"{n} thread{'s' if n > 1 else ''}: {old:.2f} s -> {new:.2f} s ({new / old - 1:+.0%})"
+        )
+    torch.set_num_threads(threads)
+    with torch.inference_mode():
+        diff = (channels_last_conv_stack(enc, x) - enc(x)).abs().max().item()
+    rows.append(
+        [
+            "emotion2vec conv stack as matrix products on (T, C) rows, one per kernel tap, on "
+            "strided views of the rows (no im2col copy) instead of channels-last 2-D convs; "
+            "before it, the profile had that stack at 115 GFLOP/s where HuBERT's reached 170",
+            "-10 to -15% of that stack; emotion2vec is the longer of the two parallel streams, "
+            "so -3 to -5% per window",
+            "; ".join(measured) + f" per {WINDOW_S:.1f} s window; max diff {diff:.1e}",
         ]
     )
 
@@ -577,9 +643,21 @@ def report(runs: dict, seq60: dict, inproc: dict, load_avg: float) -> str:
     from record import markdown_table
 
     prof = inproc["profile"]
-    total = sum(t for _, t in prof)
-    prof_rows = [[name, f"{t:.2f}", f"{100 * t / total:.0f}%"] for name, t in prof]
-    prof_rows.append(["total (stages one after the other)", f"{total:.2f}", "100%"])
+    total = sum(t for _, t, _ in prof)
+    prof_rows = [
+        [name, f"{t:.2f}", f"{100 * t / total:.0f}%", f"{gf:.1f}", f"{gf / t:.0f}"]
+        for name, t, gf in prof
+    ]
+    total_gf = sum(gf for _, _, gf in prof)
+    prof_rows.append(
+        [
+            "total (stages one after the other)",
+            f"{total:.2f}",
+            "100%",
+            f"{total_gf:.1f}",
+            f"{total_gf / total:.0f}",
+        ]
+    )
 
     e2e_rows = []
     for seconds, r in runs.items():
@@ -639,8 +717,12 @@ def report(runs: dict, seq60: dict, inproc: dict, load_avg: float) -> str:
     ]
     change_rows = inproc["changes"]
     gemm = inproc["gemm"]
-    encoder_stages = [t for name, t in prof if not name.startswith("LSF model")]
-    enc_rate = ENCODER_GFLOP_PER_S * WINDOW_S / sum(encoder_stages)
+    windows60 = 4  # a 60 s file: 4 windows of WINDOW_S
+    enc_gf = sum(gf for name, _, gf in prof if not name.startswith("LSF model"))
+    enc_s = sum(t for name, t, _ in prof if not name.startswith("LSF model"))
+    sie_gf = sum(gf for name, _, gf in prof if name.startswith("LSF model"))
+    enc_floor60 = windows60 * enc_gf / gemm  # seconds, encoders alone at the FP32 peak
+    sie_floor60 = windows60 * sie_gf / gemm
     lines = [
         "`paper` preset with random paper-size encoders (HuBERT-base saved with "
         "`save_pretrained`, emotion2vec-base in the official checkpoint layout, a random "
@@ -656,15 +738,18 @@ def report(runs: dict, seq60: dict, inproc: dict, load_avg: float) -> str:
         f"One {WINDOW_S:.1f} s window (a 60 s file is 4 of them), each stage timed alone on "
         "2 threads (seconds):",
         "",
-        markdown_table(["stage", "seconds", "share"], prof_rows),
+        markdown_table(["stage", "seconds", "share", "GFLOP", "GFLOP/s"], prof_rows),
         "",
-        f"Fixed point of the hardware: one FP32 (1000 x 768) @ (768 x 3072) product runs at "
-        f"{gemm:.0f} GFLOP/s on the 2 cores. Per second of audio the encoders need "
-        f"~{ENCODER_GFLOP_PER_S} GFLOP (two 7-layer conv stacks ~5 GFLOP each, 24 transformer "
-        "layers 768 wide at 50 frames/s ~17 GFLOP plus ~3 GFLOP of attention in these "
-        "windows, the positional convs ~1 GFLOP), so at that rate no FP32 implementation "
-        f"runs faster than ~{gemm / ENCODER_GFLOP_PER_S:.1f}x real time; the encoder stages "
-        f"above run at {enc_rate:.0f} GFLOP/s. Operator fusion (torch.compile, ONNX "
+        "GFLOP: counted by torch's `FlopCounterMode` in a separate pass (matrix products, "
+        "convolutions and attention on torch's math backend), not estimated.",
+        "",
+        f"Fixed point of the hardware: the fastest of three encoder-shaped FP32 matrix "
+        f"products runs at {gemm:.0f} GFLOP/s on the 2 cores (2 cores x 32 FP32 FLOP per "
+        "cycle with AVX-512 FMA at about 3 GHz: this is the peak, no FP32 code beats it). "
+        f"Per second of audio the two encoders need {enc_gf / WINDOW_S:.1f} GFLOP, so no FP32 "
+        f"implementation runs them faster than {gemm * WINDOW_S / enc_gf:.1f}x real time "
+        f"here; the encoder stages above run at {enc_gf / enc_s:.0f} GFLOP/s "
+        f"({enc_gf / enc_s / gemm:.0%} of the peak). Operator fusion (torch.compile, ONNX "
         "Runtime) can only win the elementwise share, and torch.compile's compile time per "
         "window shape would exceed the 5 s first-call budget, so neither was adopted.",
         "",
@@ -716,24 +801,23 @@ def report(runs: dict, seq60: dict, inproc: dict, load_avg: float) -> str:
     if rtf60 < 6:
         lines.append(
             f"- 6x at 60 s means animate in 10 s; it took {r60['animate']:.1f} s. The windows "
-            f"put 66 s of audio through the encoders (~{ENCODER_GFLOP_PER_S} GFLOP per audio "
-            f"second, counted from the layer sizes), ~{66 * ENCODER_GFLOP_PER_S / gemm:.1f} s at "
-            f"the measured GEMM rate ({gemm:.0f} GFLOP/s) before anything else runs; the "
-            f"encoder stages of the profile reach {enc_rate:.0f} GFLOP/s. FP32 on these 2 "
-            "cores has little left to give. What would reach it: bfloat16 encoders (measured "
-            "above) once a trained checkpoint passes the 1e-3 motion check (the random one "
-            "does not: one flipped code), int8 encoders under the same condition, or more "
-            "cores (the two streams already run side by side; each one's operators scale "
-            "with threads)."
+            f"put {windows60 * WINDOW_S:.0f} s of audio through the encoders, "
+            f"{windows60 * enc_gf:.0f} GFLOP, {enc_floor60:.1f} s at the FP32 peak before "
+            f"anything else runs (with no window overlap at all: "
+            f"{60 * enc_gf / WINDOW_S / gemm:.1f} s), so 6x is out of reach in FP32 on these "
+            "2 cores. What would reach it: bfloat16 encoders (measured above: -51%) once a "
+            "trained checkpoint passes the 1e-3 motion check (the random one does not: one "
+            "flipped code), int8 encoders under the same condition, or more cores (the two "
+            "streams already run side by side; each one's operators scale with threads)."
         )
     if sie_rtf < 300:
         lines.append(
             f"- 300x for the LSF model alone means 0.2 s for 60 s; it took "
-            f"{inproc['sie60']:.2f} s. Its 1652 frames (4 windows) at ~{SIE_MFLOP_PER_FRAME} "
-            "MFLOP per frame (29 transformer blocks of width 256 with their attention, the "
-            f"input projections and convs) are ~{1652 * SIE_MFLOP_PER_FRAME / 1000:.0f} GFLOP, "
-            f"~{1652 * SIE_MFLOP_PER_FRAME / 1000 / gemm:.2f} s at the GEMM rate: out of reach "
-            "in FP32 on 2 cores; bfloat16 (same caveat) or a smaller model would be needed."
+            f"{inproc['sie60']:.2f} s. Its 4 windows are {windows60 * sie_gf:.0f} GFLOP "
+            f"({sie_gf * 1000 / round(WINDOW_S * 25):.0f} MFLOP per frame: 29 transformer "
+            f"blocks of width 256 with their attention, the input projections and convs), "
+            f"{sie_floor60:.2f} s at the FP32 peak: out of reach in FP32 on 2 cores; bfloat16 "
+            "(same caveat) or a smaller model would be needed."
         )
     if first_mid >= 5:
         lines.append(

@@ -1,7 +1,7 @@
 """The inference speed-ups change the time, not the result.
 
 - Windows: the fewest, equal-length, evenly spaced windows that still overlap enough.
-- emotion2vec's conv stack on channels-last tensors equals the textbook formulation.
+- emotion2vec's conv stack as matrix products on (T, C) rows equals the textbook formulation.
 - Loading without random init loads exactly the checkpoint's weights, and restores torch's init.
 - The two speech streams computed at the same time (HuBERT front + motion backbone next to
   emotion2vec) give the same motion as one after the other and as a direct model pass.
@@ -28,6 +28,7 @@ from lsf_animation.audio.data2vec import ConvFeatureEncoder, Data2VecAudioConfig
 from lsf_animation.audio.emotion2vec import Emotion2vecExtractor, load_emotion2vec
 from lsf_animation.audio.hubert import HubertExtractor
 from lsf_animation.data.scalers import MinMaxScaler
+from lsf_animation.errors import LsfError
 from lsf_animation.inference import window_plan, windowed_motion
 from lsf_animation.model.config import demo_config
 from lsf_animation.model.loading import skip_weight_init
@@ -80,7 +81,7 @@ def test_sixty_seconds_run_fewer_frames_than_full_length_windows() -> None:
     assert seen == [413] * 4
 
 
-def test_channels_last_conv_stack_equals_the_textbook_one() -> None:
+def test_emotion2vec_conv_stack_on_rows_equals_the_textbook_one() -> None:
     torch.manual_seed(0)
     enc = ConvFeatureEncoder(TINY_E2V).eval()
     for _, _, norm, _ in enc.conv_layers:  # non-trivial LayerNorm parameters
@@ -203,3 +204,10 @@ def test_parallel_streams_give_the_sequential_and_the_direct_motion(
                                        generator=generator)  # fmt: skip
     expected = animator.scaler.inverse(direct[0].numpy())
     np.testing.assert_allclose(parallel, expected, atol=1e-5)
+
+
+def test_emotion2vec_conv_stack_says_when_the_audio_is_too_short() -> None:
+    enc = ConvFeatureEncoder(TINY_E2V).eval()
+    assert enc(torch.zeros(1, 400)).shape == (1, 16, 1)  # one 25 ms window: one frame
+    with pytest.raises(LsfError, match="at least 400 samples"):
+        enc(torch.zeros(1, 399))

