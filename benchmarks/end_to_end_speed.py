@@ -157,9 +157,9 @@ def run_one(checkpoint: str, wav_path: str, sequential: bool) -> dict:
 
 
 def subprocess_json(args: list[str]) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -211,3 +211,15 @@ def test_emotion2vec_conv_stack_says_when_the_audio_is_too_short() -> None:
     assert enc(torch.zeros(1, 400)).shape == (1, 16, 1)  # one 25 ms window: one frame
     with pytest.raises(LsfError, match="at least 400 samples"):
         enc(torch.zeros(1, 399))
+
+
+def test_emotion2vec_conv_stack_runs_under_bfloat16_autocast() -> None:
+    torch.manual_seed(0)
+    enc = ConvFeatureEncoder(TINY_E2V).eval()
+    wav = torch.randn(1, 8000)
+    with torch.no_grad():
+        ref = enc(wav)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = enc(wav)
+    assert low.shape == ref.shape
+    assert (low.float() - ref).abs().max() < 0.1 * ref.abs().max()

@@ -175,7 +175,8 @@ def _conv_rows(rows: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.T
     out = rows.as_strided((steps, c_in), (stride * c_in, 1)) @ taps[0]
     for j in range(1, k):
         tap = rows.as_strided((steps, c_in), (stride * c_in, 1), base + j * c_in)
-        out.addmm_(tap, taps[j])
+        # .to(): no-ops in float32; under autocast the product above came out in its dtype
+        out.addmm_(tap.to(out.dtype), taps[j].to(out.dtype))
     return out
 
 
