@@ -209,7 +209,8 @@ def test_parallel_streams_give_the_sequential_and_the_direct_motion(
 def test_emotion2vec_conv_stack_says_when_the_audio_is_too_short() -> None:
     enc = ConvFeatureEncoder(TINY_E2V).eval()
     assert enc(torch.zeros(1, 400)).shape == (1, 16, 1)  # one 25 ms window: one frame
-    with pytest.raises(LsfError, match="at least 400 samples"):
+    assert enc.receptive_field == 400
+    with pytest.raises(LsfError, match="399 samples; at least 400"):
         enc(torch.zeros(1, 399))
 
 

@@ -140,10 +140,15 @@ class ConvFeatureEncoder(nn.Module):
         Runs on (T, C) rows, one clip at a time: each conv is a sum of matrix products, one
         per kernel tap, whose left operand is a strided view of the rows (rows j, j + s,
         j + 2s, ... hold tap j of every output step), so no input is copied; the LayerNorm
-        over channels is then the fused kernel on contiguous rows. On 2 cores this is about
-        a tenth faster than channels-last 2-D convolutions and a third faster than 1-D
-        convolutions with the LayerNorm on the (B, C, T) layout.
+        over channels is then the fused kernel on contiguous rows (BENCHMARKS.md: on one
+        thread, each speech stream's share when the two run at once, about 10% faster than
+        channels-last 2-D convolutions; on two threads about as fast).
         """
+        if wav.shape[-1] < self.receptive_field:
+            raise LsfError(
+                f"audio too short for emotion2vec: {wav.shape[-1]} samples; at least "
+                f"{self.receptive_field} (one 50 Hz frame's window) are needed"
+            )
         out = []
         for clip in wav:
             rows = clip[:, None]  # (N, 1)
@@ -154,19 +159,22 @@ class ConvFeatureEncoder(nn.Module):
             out.append(rows)
         return torch.stack(out).transpose(1, 2)
 
+    @property
+    def receptive_field(self) -> int:
+        """Samples one output frame sees (400 for the standard stack: 25 ms at 16 kHz)."""
+        field = 1
+        for conv, *_ in reversed(self.conv_layers):
+            field = (field - 1) * conv.stride[0] + conv.kernel_size[0]
+        return field
+
 
 def _conv_rows(rows: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
-    """A bias-free strided 1-D convolution on rows: (T, Cin) -> (T', Cout).
+    """A bias-free strided 1-D convolution on rows: (T, Cin) -> (T', Cout), T >= k.
 
     `weight` is a Conv1d weight (Cout, Cin, k); T' = (T - k) // stride + 1.
     """
     c_in, k = weight.shape[1], weight.shape[2]
     steps = (rows.shape[0] - k) // stride + 1
-    if steps < 1:
-        raise LsfError(
-            f"audio too short for emotion2vec's conv stack: {rows.shape[0]} steps reach a "
-            f"layer with kernel {k}; give at least 400 samples (25 ms at 16 kHz)"
-        )
     taps = weight.permute(2, 1, 0)  # (k, Cin, Cout)
     rows = rows.contiguous()
     if k == stride:  # taps of consecutive steps do not overlap: one product
