@@ -166,13 +166,10 @@ def subprocess_json(args: list[str]) -> dict:
 
 # -- in-process measurements ---------------------------------------------------------------------
 def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    """Fastest wall seconds of `repeats` calls after one warm-up."""
+    from record import call_times
+
+    return min(call_times(fn, repeats))
 
 
 def ab(

@@ -30,7 +30,7 @@ import torch
 
 from lsf_animation.audio.cache import FeatureCache
 from lsf_animation.audio.features import FeatureExtractor, get_extractor
-from record import markdown_table, record
+from record import call_times, markdown_table, record
 
 SR = 16000
 SECONDS = 10.0
@@ -52,13 +52,7 @@ def speech_10s() -> np.ndarray:
 
 def timed(fn: Callable[[], object], repeats: int) -> float:
     """Median wall seconds of `repeats` calls after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(call_times(fn, repeats))
 
 
 def paper_size_extractors() -> list[tuple[str, FeatureExtractor]]:

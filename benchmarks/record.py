@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: print a markdown table and record it in BENCHMARKS.md.
+"""Shared by the benchmark scripts: time calls, print a markdown table and record it in
+BENCHMARKS.md.
 
 Each script owns one section of BENCHMARKS.md, delimited by HTML comments, and replaces only
 that section when it runs, so scripts can be re-run independently.
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +18,17 @@ import torch
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 HEADER = "# Benchmarks\n\nEach section is written by the script it names; re-run it to refresh.\n"
+
+
+def call_times(fn: Callable[[], object], repeats: int) -> list[float]:
+    """Wall seconds of each of `repeats` calls of `fn`, after one untimed warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
