@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from lsf_animation.data.synth.generate import DEFAULT_IDENTITIES, DEFAULT_SENTENCES, FPS, HOP
+from lsf_animation.constants import FPS, SAMPLES_PER_FRAME
+from lsf_animation.data.synth.generate import DEFAULT_IDENTITIES, DEFAULT_SENTENCES
 from lsf_animation.data.synth.sentences import SENTENCES
 
 DEMO_SEED = 2026
@@ -98,7 +99,7 @@ def animate_lines(animator: Any, speech: DemoSpeech, samples: int, seed: int) ->
     parts = []
     for i, line in enumerate(speech.lines):
         a, b = round(float(line["start_s"]) * FPS), round(float(line["stop_s"]) * FPS)
-        piece = speech.audio[a * HOP : b * HOP]
+        piece = speech.audio[a * SAMPLES_PER_FRAME : b * SAMPLES_PER_FRAME]
         result = animator.animate(piece, shape=speech.shape, num_samples=samples, seed=seed + i)
         parts.append(result.motion)
     return Animation(np.concatenate(parts, axis=1), speech.shape, FPS, animator.face)

@@ -25,10 +25,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from lsf_animation.audio.features import SAMPLE_RATE
+from lsf_animation.constants import SAMPLES_PER_FRAME
 
-FPS = 25
-SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640
 _TAIL_SAMPLES = 80  # 2 T 50 Hz frames need 320 (2T - 1) + 400 = 640 T + 80 samples
 
 

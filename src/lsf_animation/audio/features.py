@@ -20,18 +20,10 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from lsf_animation.constants import FEATURE_HOP_SAMPLES, FEATURE_WINDOW_SAMPLES
 from lsf_animation.errors import LsfError
 
 _C = TypeVar("_C")
-
-SAMPLE_RATE = 16000
-"""Sample rate (Hz) every extractor takes as input."""
-FRAME_RATE_HZ = 50.0
-"""Output frame rate (Hz) of every extractor."""
-WINDOW_SAMPLES = 400
-"""Receptive field of one 50 Hz frame in samples (25 ms), as HuBERT's CNN."""
-HOP_SAMPLES = 320
-"""Stride between 50 Hz frames in samples (20 ms)."""
 
 
 @runtime_checkable
@@ -63,12 +55,12 @@ def num_frames_50hz(num_samples: int) -> int:
 
     `max(0, (N - 400) // 320 + 1)`: a frame every 320 samples whose 400-sample window fits.
     """
-    return max(0, (int(num_samples) - WINDOW_SAMPLES) // HOP_SAMPLES + 1)
+    return max(0, (int(num_samples) - FEATURE_WINDOW_SAMPLES) // FEATURE_HOP_SAMPLES + 1)
 
 
 def frame_starts(num_samples: int) -> np.ndarray:
     """Start sample of each 50 Hz frame's 400-sample window, shape (num_frames_50hz(N),) int64."""
-    return np.arange(num_frames_50hz(num_samples), dtype=np.int64) * HOP_SAMPLES
+    return np.arange(num_frames_50hz(num_samples), dtype=np.int64) * FEATURE_HOP_SAMPLES
 
 
 def config_fingerprint(config: dict[str, Any], *extra: bytes) -> str:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lsf_animation.constants import SAMPLE_RATE
 from lsf_animation.errors import LsfError
 
-SAMPLE_RATE = 16000
 """Sample rate (Hz) of every waveform `load_audio` returns."""
 MIN_DURATION_S = 0.04
 """Shortest accepted audio: one video frame at 25 fps."""

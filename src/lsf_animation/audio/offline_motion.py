@@ -22,14 +22,16 @@ from functools import lru_cache
 import numpy as np
 
 from lsf_animation.audio.features import (
-    FRAME_RATE_HZ,
-    HOP_SAMPLES,
-    SAMPLE_RATE,
-    WINDOW_SAMPLES,
     config_fingerprint,
     make_config,
     num_frames_50hz,
     register_extractor,
+)
+from lsf_animation.constants import (
+    FEATURE_HOP_SAMPLES,
+    FEATURE_RATE_HZ,
+    FEATURE_WINDOW_SAMPLES,
+    SAMPLE_RATE,
 )
 
 ALGORITHM_VERSION = 1
@@ -53,7 +55,7 @@ SHAPE_FEATURES = (
 """Spectral-shape descriptors appended after the MFCCs, in this order."""
 
 
-def frame_signal(wav: np.ndarray, window: int = WINDOW_SAMPLES) -> np.ndarray:
+def frame_signal(wav: np.ndarray, window: int = FEATURE_WINDOW_SAMPLES) -> np.ndarray:
     """Frames on HuBERT's 50 Hz grid: (num_frames_50hz(N), window) float32.
 
     Frame t starts at sample 320 t. A `window` longer than 400 is centred on the same 25 ms window
@@ -63,10 +65,10 @@ def frame_signal(wav: np.ndarray, window: int = WINDOW_SAMPLES) -> np.ndarray:
     n = num_frames_50hz(len(wav))
     if n == 0:
         return np.zeros((0, window), dtype=np.float32)
-    left = (window - WINDOW_SAMPLES) // 2
+    left = (window - FEATURE_WINDOW_SAMPLES) // 2
     if left > 0:
         wav = np.pad(wav, (left, window))
-    starts = np.arange(n) * HOP_SAMPLES
+    starts = np.arange(n) * FEATURE_HOP_SAMPLES
     view = np.lib.stride_tricks.sliding_window_view(wav, window)
     return np.ascontiguousarray(view[starts])
 
@@ -159,7 +161,7 @@ class OfflineMotionExtractor:
     """
 
     name = "offline-motion"
-    rate_hz = FRAME_RATE_HZ
+    rate_hz = float(FEATURE_RATE_HZ)
 
     def __init__(self, **options: object) -> None:
         self.config = make_config(OfflineMotionConfig, self.name, options)

@@ -13,13 +13,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lsf_animation.audio.features import (
-    FRAME_RATE_HZ,
-    SAMPLE_RATE,
     config_fingerprint,
     make_config,
     register_extractor,
 )
 from lsf_animation.audio.offline_motion import deltas, frame_signal, power_spectrum
+from lsf_animation.constants import FEATURE_RATE_HZ, SAMPLE_RATE
 
 ALGORITHM_VERSION = 1
 """Bump when the computation changes, so cached features are recomputed."""
@@ -169,7 +168,7 @@ class ProsodyExtractor:
     """
 
     name = "offline-prosody"
-    rate_hz = FRAME_RATE_HZ
+    rate_hz = float(FEATURE_RATE_HZ)
     dim = len(FEATURES)
 
     def __init__(self, **options: object) -> None:

@@ -23,13 +23,10 @@ from typing import Literal
 
 import numpy as np
 
+from lsf_animation.constants import NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.data.emotions import emotion_name
 from lsf_animation.errors import LsfError
 
-MOTION_DIM = 53
-NUM_EXPRESSION = 50
-SHAPE_DIM = 300
-FPS = 25.0
 PROBTALK3D_DIM = 403
 """Width of ProbTalk3D's parameter rows: shape 300, expression 100, jaw 3."""
 
@@ -108,8 +105,8 @@ def _shape_coefficients(arr: np.ndarray, path: Path) -> np.ndarray:
     a = a.reshape(-1, a.shape[-1])
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise LsfError(f"motion file {path}: the shape dataset is empty ({arr.shape})")
-    mean = a.mean(axis=0)[:SHAPE_DIM]
-    out = np.zeros(SHAPE_DIM, dtype=np.float32)
+    mean = a.mean(axis=0)[:NUM_SHAPE]
+    out = np.zeros(NUM_SHAPE, dtype=np.float32)
     out[: mean.shape[0]] = mean
     return out
 

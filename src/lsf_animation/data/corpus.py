@@ -31,8 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lsf_animation.constants import FPS
 from lsf_animation.data.clips import (
-    FPS,
     Clip,
     Layout,
     audio_duration,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from lsf_animation.data.clips import MOTION_DIM, NUM_EXPRESSION
+from lsf_animation.constants import MOTION_DIM, NUM_EXPRESSION
 from lsf_animation.errors import LsfError
 
 EPS = 1e-8

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLES_PER_FRAME = 640  # 16 kHz audio, 25 fps motion
+from lsf_animation.constants import SAMPLES_PER_FRAME
 
 
 def speech_envelope(wav: np.ndarray, num_frames: int) -> np.ndarray:

@@ -10,12 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lsf_animation.constants import FPS, MOTION_DIM, NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.errors import LsfError
-from lsf_animation.face.identity_files import NUM_SHAPE, check_shape
-
-MOTION_DIM = 53  # 50 expression coefficients + 3 jaw axis-angle values (rad)
-NUM_EXPRESSION = 50
-FPS = 25.0
+from lsf_animation.face.identity_files import check_shape
 
 
 @dataclass(frozen=True)
@@ -30,7 +27,7 @@ class MotionFile:
 
     motion: np.ndarray
     shape: np.ndarray
-    fps: float = FPS
+    fps: float = float(FPS)
 
 
 def _as_samples(motion: np.ndarray, source: str) -> np.ndarray:
@@ -54,7 +51,10 @@ def _as_shape(shape: np.ndarray | None, source: str) -> np.ndarray:
 
 
 def make_motion_file(
-    motion: np.ndarray, shape: np.ndarray | None = None, fps: float = FPS, source: str = "motion"
+    motion: np.ndarray,
+    shape: np.ndarray | None = None,
+    fps: float = float(FPS),
+    source: str = "motion",
 ) -> MotionFile:
     """Validate arrays into a MotionFile (motion (T,53) or (K,T,53); shape (<=300,) or None)."""
     return MotionFile(_as_samples(np.asarray(motion), source), _as_shape(shape, source), float(fps))
@@ -72,7 +72,7 @@ def load_motion(path: str | Path) -> MotionFile:
         raise LsfError(f"{path}: not a readable .npz file ({err})") from err
     if "motion" not in arrays:
         raise LsfError(f"{path}: no `motion` array (found: {sorted(arrays) or 'nothing'})")
-    fps = float(arrays["fps"]) if "fps" in arrays else FPS
+    fps = float(arrays["fps"]) if "fps" in arrays else float(FPS)
     if not 0 < fps <= 1000:
         raise LsfError(f"{path}: `fps` is {fps}, expected a positive frame rate such as 25")
     return make_motion_file(arrays["motion"], arrays.get("shape"), fps, source=str(path))

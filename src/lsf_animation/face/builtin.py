@@ -28,10 +28,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from lsf_animation.constants import FACE_NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.face.builtin_bases import (
     EXPRESSION_NAMES,
-    NUM_EXPRESSION,
-    NUM_SHAPE,
     SHAPE_NAMES,
     expression_basis,
     shape_basis,
@@ -218,7 +217,7 @@ def builtin_face() -> FaceModel:
     return FaceModel(
         v_template=a["v_template"],
         shapedirs=a["shapedirs"][:, :, :NUM_SHAPE],
-        exprdirs=a["shapedirs"][:, :, NUM_SHAPE : NUM_SHAPE + NUM_EXPRESSION],
+        exprdirs=a["shapedirs"][:, :, NUM_SHAPE : NUM_SHAPE + FACE_NUM_EXPRESSION],
         posedirs=a["posedirs"].reshape(num * 3, -1).T,
         j_regressor=a["J_regressor"],
         weights=a["weights"],

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lsf_animation.constants import FACE_NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.face.builtin_mesh import (
     PART_EAR,
     PART_LEFT_EYE,
@@ -43,8 +44,6 @@ from lsf_animation.face.builtin_sculpt import (
     ramp,
 )
 
-NUM_SHAPE = 300
-NUM_EXPRESSION = 100
 MM = 1e-3
 
 SHAPE_NAMES = (
@@ -378,11 +377,11 @@ def _attach_pocket(mesh: HeadMesh, field: np.ndarray) -> np.ndarray:
 
 
 def expression_basis(mesh: HeadMesh, rng: np.random.Generator) -> np.ndarray:
-    """(V, 3, NUM_EXPRESSION) expression directions, metres per unit coefficient."""
+    """(V, 3, FACE_NUM_EXPRESSION) expression directions, metres per unit coefficient."""
     frame = _Frame.of(mesh.vertices, mesh.side)
     # Fields other than lid closing leave the eyelid margins and the eye openings alone.
     lids_stay = ramp(mesh.eye_s, 0.001, 0.007)[:, None]
-    dirs = np.zeros((len(mesh.vertices), 3, NUM_EXPRESSION))
+    dirs = np.zeros((len(mesh.vertices), 3, FACE_NUM_EXPRESSION))
     lid_fields = {
         EXPRESSION_NAMES.index(n) for n in ("eye_close_left", "eye_close_right", "cheek_raise")
     }
@@ -397,7 +396,7 @@ def expression_basis(mesh: HeadMesh, rng: np.random.Generator) -> np.ndarray:
         (np.abs(skin[:, 0]) < 0.04) & (np.abs(skin[:, 1] - lip_line_y(skin[:, 0])) < 0.025)
     ]
     designed = len(EXPRESSION_NAMES)
-    num = NUM_EXPRESSION - designed
+    num = FACE_NUM_EXPRESSION - designed
     anchors = np.concatenate([mouth, skin])  # about half the bumps near the mouth
     fields = _random_fields(
         rng, mesh.vertices, anchors, num, 80, 3, (0.008, 0.02), symmetric_share=0.5

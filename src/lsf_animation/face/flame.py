@@ -15,11 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from lsf_animation.constants import MOTION_DIM, NUM_EXPRESSION
 from lsf_animation.errors import LsfError
 from lsf_animation.face.model import NUM_JOINTS, FaceModel
-
-MOTION_DIM = 53  # 50 expression coefficients + 3 jaw axis-angle values
-MOTION_EXPRESSION = 50
 
 # Below this squared angle (rad^2) the Rodrigues coefficients use their Taylor series; the
 # truncation error there is < 1e-16, and the branch keeps gradients finite at zero rotation.
@@ -267,7 +265,7 @@ def motion_to_vertices(
     if m.ndim not in (2, 3) or m.shape[-1] != MOTION_DIM:
         raise LsfError(
             f"motion has shape {tuple(m.shape)}, expected (T, {MOTION_DIM}) or "
-            f"(K, T, {MOTION_DIM}): {MOTION_EXPRESSION} expression coefficients + 3 jaw values"
+            f"(K, T, {MOTION_DIM}): {NUM_EXPRESSION} expression coefficients + 3 jaw values"
         )
     if chunk < 1:
         raise LsfError(f"chunk must be a positive number of frames, got {chunk}")
@@ -282,8 +280,8 @@ def motion_to_vertices(
             part = frames[start : start + chunk]
             verts = layer.vertices_coordinate_major(
                 shape=shape_row,
-                expression=part[:, :MOTION_EXPRESSION],
-                jaw_pose=part[:, MOTION_EXPRESSION:],
+                expression=part[:, :NUM_EXPRESSION],
+                jaw_pose=part[:, NUM_EXPRESSION:],
             )  # (n, 3, V)
             out[start : start + part.shape[0]] = (
                 verts.to("cpu", torch.float32).numpy().swapaxes(1, 2)

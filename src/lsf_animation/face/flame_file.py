@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import scipy.sparse
 
+from lsf_animation.constants import FACE_NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.errors import LsfError
 from lsf_animation.face.model import NUM_JOINTS, FaceModel
 
@@ -47,8 +48,6 @@ REQUIRED_KEYS = (
     "f",
 )
 NUM_POSE_BASIS = 9 * (NUM_JOINTS - 1)  # (R - I) of the four non-root joints
-FLAME_NUM_SHAPE = 300
-FLAME_NUM_EXPRESSION = 100
 REGION_KEY_PREFIX = "regions__"
 MASKS_FILENAME = "FLAME_masks.pkl"
 UPPER_FACE_MASKS = ("forehead", "eye_region", "left_eyeball", "right_eyeball", "nose")
@@ -323,8 +322,8 @@ def split_blendshapes(total: int, num_shape: int | None, path: Path) -> int:
                 f"{total - 1} (shapedirs has {total} columns: shape then expression)"
             )
         return num_shape
-    if FLAME_NUM_SHAPE < total <= FLAME_NUM_SHAPE + FLAME_NUM_EXPRESSION:
-        return FLAME_NUM_SHAPE
+    if NUM_SHAPE < total <= NUM_SHAPE + FACE_NUM_EXPRESSION:
+        return NUM_SHAPE
     if total == 20:
         return 10
     raise LsfError(

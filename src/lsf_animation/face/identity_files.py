@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lsf_animation.constants import NUM_SHAPE
 from lsf_animation.errors import LsfError
-
-NUM_SHAPE = 300
 
 
 def read_obj_vertices(path: str | Path) -> np.ndarray:

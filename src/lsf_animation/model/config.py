@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lsf_animation.constants import FEATURE_RATE_HZ, MOTION_DIM, NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.errors import LsfError
 
 QuantizerLayout = Literal["per_frame", "release"]
@@ -53,8 +54,8 @@ class VQVAEConfig:
         loss_quant, loss_expression, loss_jaw: stage-1 loss weights.
     """
 
-    motion_dim: int = 53
-    num_expression: int = 50
+    motion_dim: int = MOTION_DIM
+    num_expression: int = NUM_EXPRESSION
     hidden_dim: int = 256
     num_layers: int = 6
     num_heads: int = 8
@@ -117,8 +118,8 @@ class SIEConfig:
 
     motion_dim: int = 768
     emotion_dim: int = 768
-    feature_rate_hz: float = 50.0
-    shape_dim: int = 300
+    feature_rate_hz: float = float(FEATURE_RATE_HZ)
+    shape_dim: int = NUM_SHAPE
     identity_hidden: tuple[int, ...] = (256, 128)
     identity_dim: int = 32
     d_model: int = 256
@@ -148,7 +149,7 @@ class SIEConfig:
                 f"sie.d_model ({self.d_model}) must be divisible by sie.num_heads "
                 f"({self.num_heads})."
             )
-        if self.feature_rate_hz != 50.0:
+        if self.feature_rate_hz != FEATURE_RATE_HZ:
             raise LsfError(
                 f"sie.feature_rate_hz must be 50 (two feature frames per 25 fps motion frame), "
                 f"got {self.feature_rate_hz}; resample the features to 50 Hz."

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from lsf_animation.constants import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from lsf_animation.data.synth import layout
 from lsf_animation.data.synth.emotion import (
     EMOTIONS,
@@ -36,12 +37,10 @@ from lsf_animation.data.synth.emotion import (
 from lsf_animation.data.synth.espeak import Phoneme, get_synthesizer
 from lsf_animation.data.synth.sentences import SENTENCES, sentence_pools
 from lsf_animation.data.synth.speakers import Speaker, make_speakers
-from lsf_animation.data.synth.visemes import CHANNELS, FPS, mouth_trajectory, phoneme_intervals
+from lsf_animation.data.synth.visemes import CHANNELS, mouth_trajectory, phoneme_intervals
 from lsf_animation.errors import LsfError
 from lsf_animation.face.builtin import EXPRESSION_NAMES
 
-SAMPLE_RATE = 16000
-HOP = SAMPLE_RATE // FPS  # 640 audio samples per motion frame
 NUM_EXP = 100
 EYE_SHUT = 2.5  # eye_close coefficient that shuts an eye on the built-in face
 CAM = (10.0, 0.0, 0.0)  # weak-perspective camera (scale, tx, ty), constant
@@ -96,7 +95,12 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float
 
 def _frame_energy(audio: np.ndarray, num_frames: int) -> np.ndarray:
     """(T,) loudness per frame in [0, 1]: dB re the clip's loudest frame, 40 dB range."""
-    rms = np.sqrt(np.mean(audio[: num_frames * HOP].reshape(num_frames, HOP) ** 2, axis=1))
+    rms = np.sqrt(
+        np.mean(
+            audio[: num_frames * SAMPLES_PER_FRAME].reshape(num_frames, SAMPLES_PER_FRAME) ** 2,
+            axis=1,
+        )
+    )
     db = 20.0 * np.log10(rms / max(float(rms.max()), 1e-9) + 1e-6)
     return np.clip(1.0 + db / 40.0, 0.0, 1.0)
 
@@ -115,8 +119,8 @@ def synthesize_clip(
     speech = voice_quality(speech, SAMPLE_RATE, emotion, level)
     lead = round(rng.uniform(0.15, 0.35) * SAMPLE_RATE)
     tail = round(rng.uniform(0.15, 0.3) * SAMPLE_RATE)
-    num_frames = -(-(lead + len(speech) + tail) // HOP)
-    audio = np.zeros(num_frames * HOP, np.float32)
+    num_frames = -(-(lead + len(speech) + tail) // SAMPLES_PER_FRAME)
+    audio = np.zeros(num_frames * SAMPLES_PER_FRAME, np.float32)
     audio[lead : lead + len(speech)] = speech
     audio += (3e-4 * rng.standard_normal(len(audio))).astype(np.float32)  # room noise floor
     offset = lead / SAMPLE_RATE

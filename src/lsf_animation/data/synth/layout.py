@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lsf_animation.constants import SAMPLE_RATE
 from lsf_animation.errors import LsfError
 
 RECONSTRUCTIONS = "EMICA-MEAD_flame2020"
 AUDIO = "MEAD"
 MANIFEST = "synth.json"
 SPLITS = "splits.json"
-SAMPLE_RATE = 16000
 DATASETS = ("shape", "exp", "jaw", "global_pose", "cam")
 
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lsf_animation.constants import NUM_SHAPE
 from lsf_animation.data.synth.espeak import VoiceSettings
 from lsf_animation.errors import LsfError
 from lsf_animation.face.builtin import SHAPE_NAMES
 
-NUM_SHAPE = 300
 MAX_PER_GENDER = 99  # ids M001..M099 and W001..W099
 
 _MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lsf_animation.constants import FPS
 from lsf_animation.data.synth.espeak import Phoneme
 
-FPS = 25
 SUBSTEPS = 4  # trajectory evaluated at 100 Hz, averaged into each 40 ms frame
 
 CHANNELS = (
