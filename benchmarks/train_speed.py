@@ -29,7 +29,7 @@ from lsf_animation.audio.hubert import normalize_waveform, split_hubert
 from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.model.config import paper_config
 from lsf_animation.model.lsf import LSFModel
-from lsf_animation.train.backbone import HubertUpperLayers
+from lsf_animation.checkpoint.backbone import HubertUpperLayers
 from lsf_animation.train.config import Stage2Section
 from lsf_animation.train.stage2 import Stage2Module
 from record import markdown_table, record

@@ -18,6 +18,7 @@ from lsf_animation.errors import LsfError
 from lsf_animation.face.identity_files import read_obj_vertices
 from lsf_animation.face.load import load_face_model
 from lsf_animation.inference import num_output_frames, window_audio, windowed_motion
+from lsf_animation.render import video as render_video
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
@@ -224,7 +225,7 @@ def test_a_failed_write_leaves_the_output_folder_as_it_was(
     def broken(*args: object, **kwargs: object) -> None:
         raise LsfError("encoder failed")
 
-    monkeypatch.setattr(api, "write_video", broken)
+    monkeypatch.setattr(render_video, "write_face_video", broken)
     with pytest.raises(LsfError, match="encoder failed"):
         api.write_animation(anim, tmp_path / "new" / "out")
     assert not (tmp_path / "new" / "out").exists()

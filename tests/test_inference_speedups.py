@@ -27,14 +27,19 @@ from lsf_animation.api import Animator
 from lsf_animation.audio.data2vec import ConvFeatureEncoder, Data2VecAudioConfig, Data2VecAudioModel
 from lsf_animation.audio.emotion2vec import Emotion2vecExtractor, load_emotion2vec
 from lsf_animation.audio.hubert import HubertExtractor
+from lsf_animation.checkpoint import (
+    CheckpointMeta,
+    FeatureRecord,
+    FeatureRecords,
+    load_checkpoint,
+    save_checkpoint,
+)
+from lsf_animation.checkpoint.backbone import hubert_backbone
 from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.errors import LsfError
 from lsf_animation.inference import window_plan, windowed_motion
 from lsf_animation.model.config import demo_config
-from lsf_animation.model.loading import skip_weight_init
 from lsf_animation.model.lsf import LSFModel
-from lsf_animation.train.backbone import hubert_backbone
-from lsf_animation.train.checkpoint import attach_metadata, write_model_file
 
 TINY_E2V = Data2VecAudioConfig(
     embed_dim=32,
@@ -98,17 +103,18 @@ def test_emotion2vec_conv_stack_on_rows_equals_the_textbook_one() -> None:
     torch.testing.assert_close(out, x, rtol=1e-5, atol=1e-5)
 
 
-def test_skip_weight_init_restores_torch_init_even_after_an_error() -> None:
-    original = torch.nn.init.kaiming_uniform_
-    with pytest.raises(RuntimeError), skip_weight_init():
-        assert torch.nn.init.kaiming_uniform_ is not original
-        raise RuntimeError("boom")
-    assert torch.nn.init.kaiming_uniform_ is original
+def test_loading_a_model_leaves_torch_global_state_alone(tiny_paper_checkpoint: Path) -> None:
+    # No random init is drawn (modules are built on the meta device and the checkpoint's
+    # tensors assigned), and neither torch.nn.init nor the thread count is touched.
+    init, threads = torch.nn.init.kaiming_uniform_, torch.get_num_threads()
+    animator = Animator.from_checkpoint(tiny_paper_checkpoint, num_threads=1)
     torch.manual_seed(0)
-    a = torch.nn.Linear(4, 4).weight
-    torch.manual_seed(0)
-    b = torch.nn.Linear(4, 4).weight
-    assert torch.equal(a, b) and a.abs().max() > 0  # seeded init works again
+    rng = torch.get_rng_state()
+    model = load_checkpoint(tiny_paper_checkpoint, stage=2).build_model()
+    animator.animate(_speech(1.0), seed=0)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert torch.nn.init.kaiming_uniform_ is init and torch.get_num_threads() == threads
+    assert not any(p.is_meta for p in model.parameters())
 
 
 def _save_tiny_emotion2vec(path: Path) -> dict[str, torch.Tensor]:
@@ -149,24 +155,19 @@ def tiny_paper_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "motion": {"model": str(root / "hubert")},
         "emotion": {"checkpoint": str(root / "e2v.pt")},
     }
-    features = {
-        role: {
-            "name": ex.name,
-            "options": options[role],
-            "fingerprint": ex.fingerprint(),
-            "dim": 32,
+    features = FeatureRecords(
+        **{
+            role: FeatureRecord(ex.name, options[role], ex.fingerprint(), 32)
+            for role, ex in (("motion", motion), ("emotion", emotion))
         }
-        for role, ex in (("motion", motion), ("emotion", emotion))
-    }
+    )
     backbone, spec = hubert_backbone(motion)
     model = LSFModel(demo_config("hifb", 32, 32), backbone).freeze_prior()
     scaler = MinMaxScaler.fit([np.random.default_rng(0).normal(size=(50, 53))])
-    raw: dict = {"state_dict": {"model." + k: v for k, v in model.state_dict().items()}}
-    meta = {"scaler": scaler.to_dict(), "identity_index": None, "features": features,
-            "backbone": spec}  # fmt: skip
-    attach_metadata(raw, 2, model.cfg, meta)
-    torch.save(raw, root / "last.ckpt")
-    return write_model_file(root / "last.ckpt", root / "model.ckpt")
+    meta = CheckpointMeta(
+        scaler=scaler, features=features, backbone=spec, stage=2, model_config=model.cfg
+    )
+    return save_checkpoint(root / "model.ckpt", model.state_dict(), meta)
 
 
 def _speech(seconds: float) -> np.ndarray:

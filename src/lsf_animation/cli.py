@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -33,9 +35,9 @@ def cli() -> None:
 @click.option("--size", default=512, show_default=True, help="Frame width and height in pixels.")
 def render(motion: Path, out: Path, audio: Path | None, face: str, sample: int, size: int) -> None:
     """Render MOTION (.npz with `motion` (T, 53) or (K, T, 53) and `shape` (300,)) to an mp4."""
-    from lsf_animation.api import render_video
     from lsf_animation.export.motion_npz import load_motion
     from lsf_animation.face.load import load_face_model
+    from lsf_animation.render.video import write_motion_video
 
     if out.suffix.lower() != ".mp4":
         raise LsfError(f"--out must name an .mp4 file, got {out}")
@@ -43,7 +45,7 @@ def render(motion: Path, out: Path, audio: Path | None, face: str, sample: int, 
         raise LsfError(f"audio file not found: {audio}")
     motion_file = load_motion(motion)
     face_model = load_face_model(face)
-    render_video(face_model, motion_file, out, audio, sample, size, progress=True)
+    write_motion_video(face_model, motion_file, out, audio, sample, size, progress=True)
     click.echo(f"wrote {out}")
 
 
@@ -173,6 +175,7 @@ def train(
     from lsf_animation.train.config import load_train_config
     from lsf_animation.train.run import train_stage
 
+    _quiet_lightning()
     n = 1 if stage == "stage1" else 2
     section = f"stage{n}"
     sets = list(overrides)
@@ -244,13 +247,16 @@ def demo(
     and reference.npz (the synthetic speaker's own motion) into OUT.
     """
     from lsf_animation.data.synth.generate import DEFAULT_IDENTITIES, DEFAULT_SENTENCES
-    from lsf_animation.demo import retrain_demo, run_demo
+    from lsf_animation.demo import run_demo
 
     if not retrain and (identities or sentences or max_epochs):
         raise LsfError("--identities, --sentences and --max-epochs go with --retrain")
     if retrain:
         if checkpoint != "demo":
             raise LsfError("--retrain makes its own checkpoint; leave out --checkpoint")
+        from lsf_animation.train.demo_recipe import retrain_demo
+
+        _quiet_lightning()
         checkpoint = str(
             retrain_demo(
                 work,
@@ -353,30 +359,28 @@ def animate(
     """
     import time
 
-    from lsf_animation.api import Animator, check_output_dir, write_animation
-    from lsf_animation.audio.load import load_audio
+    from lsf_animation.api import Animator, write_animation
+    from lsf_animation.audio.load import Waveform
+    from lsf_animation.export.base import check_output_dir
     from lsf_animation.face.identity_files import load_neutral_mesh, load_shape_file
 
-    # validate every input before computing or writing anything
+    # check every input before computing or writing anything
     if shape_file is not None and neutral_mesh is not None:
         raise LsfError("give --shape or --neutral-mesh, not both")
-    if not audio.is_file():
-        raise LsfError(f"audio file not found: {audio}")
     check_output_dir(out)
     shape = load_shape_file(shape_file) if shape_file is not None else None
     mesh = load_neutral_mesh(neutral_mesh) if neutral_mesh is not None else None
+    wav = Waveform.read(audio)
     animator = Animator.from_checkpoint(checkpoint, face=face)
-    wav = load_audio(audio)
     started = time.perf_counter()
     animation = animator.animate(wav, shape, mesh, samples, temperature, seed)
     elapsed = time.perf_counter() - started
-    seconds = len(wav) / 16000
     files = write_animation(animation, out, audio, video=not no_video, obj=obj, progress=True)
     for role, path in files.items():
         click.echo(f"{role:>12}: {path}")
     click.echo(
-        f"real-time factor: {seconds / max(elapsed, 1e-9):.1f}x "
-        f"({seconds:.1f} s of audio in {elapsed:.2f} s, video excluded)"
+        f"real-time factor: {wav.seconds / max(elapsed, 1e-9):.1f}x "
+        f"({wav.seconds:.1f} s of audio in {elapsed:.2f} s, video excluded)"
     )
 
 
@@ -477,6 +481,26 @@ def evaluate(
         click.echo(table2_markdown(results))
     for role, path in write_tables(results, settings, out).items():
         click.echo(f"{role:>12}: {path}")
+
+
+class _DropAdverts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+def _quiet_lightning() -> None:
+    """Silence Lightning's notices that say nothing about a training run (an advert; the frozen
+    prior in eval mode, which is intended; a torch-version deprecation inside Lightning)."""
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropAdverts) for f in log.filters):
+        log.addFilter(_DropAdverts())
+    for message in (
+        r"Found \d+ module\(s\) in eval mode",
+        r".*isinstance\(treespec, LeafSpec\)",
+        r"The number of training batches .* is smaller than the logging interval",
+        r"Checkpoint directory .* exists and is not empty",  # resuming writes into it
+    ):
+        warnings.filterwarnings("ignore", message=message)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from lsf_animation.audio.data2vec import alibi_slopes, read_checkpoint
+from lsf_animation.audio.data2vec import alibi_slopes
+from lsf_animation.audio.data2vec_checkpoint import read_checkpoint
 from lsf_animation.audio.emotion2vec import Emotion2vecExtractor, load_emotion2vec
 from lsf_animation.audio.features import check_features, get_extractor, num_frames_50hz
 from lsf_animation.errors import LsfError

@@ -108,7 +108,7 @@ def test_same_seed_same_numbers_and_another_seed_other_samples(trained, tmp_path
 @pytest.mark.slow
 def test_perfect_predictor_scores_zero_mve_and_lve(trained):
     """A sampler that returns the ground truth (in the model's scaled units) for every sample."""
-    from lsf_animation.train.checkpoint import load_checkpoint
+    from lsf_animation.checkpoint import load_checkpoint
 
     scaler = load_checkpoint(trained["stage2"]).scaler
     truth: list[torch.Tensor] = []

@@ -86,7 +86,7 @@ def test_config_round_trip_and_errors() -> None:
     for cfg in (paper_config(), demo_config("gate", 40, 24), preset("demo", "one_hot")):
         again = ModelConfig.from_dict(cfg.to_dict())
         assert again == cfg
-    with pytest.raises(LsfError, match="unknown keys"):
+    with pytest.raises(LsfError, match="unknown key"):
         ModelConfig.from_dict({"vqvae": {"hidden": 3}})
     with pytest.raises(LsfError, match="variant"):
         paper_config("nope")

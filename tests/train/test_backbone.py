@@ -9,7 +9,7 @@ from transformers import HubertModel
 
 from fixtures_hubert import tiny_hubert_config
 from lsf_animation.audio.hubert import HubertExtractor, normalize_waveform
-from lsf_animation.train.backbone import build_backbone, hubert_backbone
+from lsf_animation.checkpoint.backbone import build_backbone, hubert_backbone
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import torch
 
 from fixtures_train import TINY_MODEL
 from lsf_animation.audio.features import get_extractor
+from lsf_animation.checkpoint import load_checkpoint
 from lsf_animation.cli import main
-from lsf_animation.train.checkpoint import load_checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FEATURES = "offline-motion,offline-prosody"
@@ -105,20 +105,20 @@ def test_stage2_model_file_is_self_contained(trained):
     prior = load_checkpoint(trained / "stage1" / "model.ckpt", stage=1)
     assert ckpt.scaler == prior.scaler  # stage 2 works in the prior's motion scaling
     assert ckpt.identity_index.subjects == ("M001", "M003", "W002")
-    assert ckpt.meta["data"]["val_subjects"] == ["W004"]
+    assert ckpt.meta.data.val_subjects == ("W004",)
     for stream, name in (("motion", "offline-motion"), ("emotion", "offline-prosody")):
-        identity = ckpt.features[stream]
+        identity = ckpt.features.by_role()[stream]
         extractor = get_extractor(name)
-        assert identity["name"] == name
-        assert identity["fingerprint"] == extractor.fingerprint()
-        assert identity["dim"] == extractor.dim
+        assert identity.name == name
+        assert identity.fingerprint == extractor.fingerprint()
+        assert identity.dim == extractor.dim
     model = ckpt.build_model()
     t50 = 40
-    feats = torch.randn(1, t50, ckpt.features["motion"]["dim"])
-    emo = torch.randn(1, t50, ckpt.features["emotion"]["dim"])
+    feats = torch.randn(1, t50, ckpt.features.motion.dim)
+    emo = torch.randn(1, t50, ckpt.features.emotion.dim)
     motion = model(feats, emo, torch.zeros(1, 300))
     assert motion.shape == (1, t50 // 2, 53)
-    assert ckpt.meta["train_config"]["stage2"]["lr"] == 1e-3
+    assert ckpt.meta.train_config["stage2"]["lr"] == 1e-3
 
 
 @pytest.mark.slow
@@ -224,11 +224,11 @@ def test_paper_path_trains_hubert_upper_layers_on_cached_front(trained, corpus, 
                  str(trained / "stage1" / "model.ckpt"))  # fmt: skip
     assert main([*args, *_sets(extra)]) == 0
     ckpt = load_checkpoint(tmp_path / "run" / "stage2" / "model.ckpt", stage=2)
-    assert ckpt.meta["backbone"]["num_frozen"] == 2
+    assert ckpt.meta.backbone.num_frozen == 2
     upper = {k for k in ckpt.state_dict if k.startswith("motion_backbone.")}
     assert upper and all(k.startswith("motion_backbone.part.layers.0.") for k in upper)
     original = HubertModel.from_pretrained(hubert_dir).encoder.layers[2].state_dict()
     model = ckpt.build_model()  # no HuBERT files needed
     tuned = model.motion_backbone.part.layers[0].state_dict()
     assert any(not torch.equal(original[k], tuned[k]) for k in original)
-    assert ckpt.features["motion"]["options"] == {"model": str(hubert_dir)}
+    assert ckpt.features.motion.options == {"model": str(hubert_dir)}

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from fixtures_train import TINY_MODEL
+from lsf_animation.checkpoint import CheckpointMeta, load_checkpoint, write_model_file
 from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.errors import LsfError
-from lsf_animation.model.config import VARIANTS
-from lsf_animation.train.checkpoint import load_checkpoint, write_model_file
+from lsf_animation.model.config import VARIANTS, ModelConfig
 from lsf_animation.train.config import load_train_config
 from lsf_animation.train.run import ClipDataModule, build_stage2_model, fit_stage
 from lsf_animation.train.stage1 import Stage1Module
@@ -29,14 +29,14 @@ TINY = [
 ]
 
 
-def _meta() -> dict:
-    return {"scaler": MinMaxScaler.release().to_dict(), "identity_index": None}
+def _meta(model_config: ModelConfig, stage: int) -> CheckpointMeta:
+    return CheckpointMeta(scaler=MinMaxScaler.release(), stage=stage, model_config=model_config)
 
 
 def _stage1(out: Path, make_items, extra: list[str] = (), seed: int = 0):
     cfg = load_train_config(None, [*TINY, f"out={out}", *extra])
     L.seed_everything(seed, verbose=False)
-    module = Stage1Module(cfg.model_config(8, 4), cfg.stage1, _meta())
+    module = Stage1Module(_meta(cfg.model_config(8, 4), 1), cfg.stage1)
     dm = ClipDataModule(make_items(12, 0), make_items(4, 1), 4)
     result = fit_stage(1, module, dm, cfg, out / "stage1", progress=False, echo=lambda m: None)
     return cfg, module, result
@@ -61,7 +61,7 @@ def prior(tmp_path_factory, make_items):
 
 def test_stage1_optimizer_is_adamw_on_every_parameter(tmp_path):
     cfg = load_train_config(CONFIGS / "paper.yaml", ["model.preset=demo"])
-    module = Stage1Module(cfg.model_config(8, 8), cfg.stage1, _meta())
+    module = Stage1Module(_meta(cfg.model_config(8, 8), 1), cfg.stage1)
     opt = module.configure_optimizers()
     assert isinstance(opt, torch.optim.AdamW)
     assert opt.defaults["lr"] == 1e-4
@@ -73,7 +73,7 @@ def test_stage1_optimizer_is_adamw_on_every_parameter(tmp_path):
 def test_stage2_optimizer_is_adam_on_the_sie_encoder_only(prior):
     cfg = load_train_config(CONFIGS / "paper.yaml", [*TINY, "features.backbone=null"])
     model = build_stage2_model(cfg, prior, 8, 4)
-    module = Stage2Module(model, cfg.stage2, _meta())
+    module = Stage2Module(model, cfg.stage2, _meta(model.cfg, 2))
     opt = module.configure_optimizers()
     assert type(opt) is torch.optim.Adam
     assert (opt.defaults["lr"], opt.defaults["betas"], opt.defaults["eps"]) == (
@@ -132,7 +132,7 @@ def test_every_table2_variant_trains_in_stage2(tmp_path, prior, make_items, vari
     model = build_stage2_model(cfg, prior, 8, emotion_dim)
     prior_before = {k: v.clone() for k, v in model.prior.state_dict().items()}
     sie_before = {k: v.clone() for k, v in model.sie.state_dict().items()}
-    module = Stage2Module(model, cfg.stage2, _meta())
+    module = Stage2Module(model, cfg.stage2, _meta(model.cfg, 2))
     dm = ClipDataModule(make_items(6, 0), make_items(3, 1), 3)
     result = fit_stage(2, module, dm, cfg, tmp_path / "stage2", progress=False, echo=print)
     assert result.best_val_loss is not None

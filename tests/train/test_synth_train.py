@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fixtures_train import TINY_MODEL
+from lsf_animation.checkpoint import load_checkpoint
 from lsf_animation.cli import main
-from lsf_animation.train.checkpoint import load_checkpoint
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 TINY = [
@@ -41,5 +41,5 @@ def test_synthetic_corpus_trains_both_stages_and_validation_loss_falls(tmp_path:
         assert min(losses[1:]) < losses[0], (stage, losses)
     checkpoint = load_checkpoint(out / "stage2" / "model.ckpt")
     assert checkpoint.stage == 2
-    names = [f["name"] for f in checkpoint.features.values()]
+    names = [f.name for f in checkpoint.features.by_role().values()]
     assert names == ["offline-motion", "offline-prosody"]

@@ -9,7 +9,8 @@ Nothing is downloaded: the user supplies the file.
 Input normalization, as emotion2vec's feature extraction does (`task.normalize`): the whole clip
 is layer-normalized (`F.layer_norm(wav, wav.shape)`: zero mean, unit variance, eps 1e-5). Output:
 the last block's hidden states with the 10 extra tokens removed, `(num_frames_50hz(N), 768)`.
-Which checkpoint keys are used and which are ignored is listed in `lsf_animation.audio.data2vec`.
+Which checkpoint keys are used and which are ignored is listed in
+`lsf_animation.audio.data2vec_checkpoint`.
 
 Extractor "emotion2vec" (see `lsf_animation.audio.features`): `get_extractor("emotion2vec",
 checkpoint=PATH)`; the path can also come from the `LSF_EMOTION2VEC` environment variable.
@@ -25,11 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lsf_animation.audio.data2vec import (
-    Data2VecAudioModel,
-    build_from_state_dict,
-    read_checkpoint,
-)
+from lsf_animation.audio.data2vec import Data2VecAudioModel
+from lsf_animation.audio.data2vec_checkpoint import build_from_state_dict, read_checkpoint
 from lsf_animation.audio.features import config_fingerprint, num_frames_50hz, register_extractor
 from lsf_animation.audio.hubert import state_dict_digest
 from lsf_animation.errors import LsfError

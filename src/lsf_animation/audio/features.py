@@ -11,7 +11,6 @@ heavy dependencies (transformers) load only when their extractor is asked for.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib
 import json
@@ -22,6 +21,7 @@ import numpy as np
 
 from lsf_animation.constants import FEATURE_HOP_SAMPLES, FEATURE_WINDOW_SAMPLES
 from lsf_animation.errors import LsfError
+from lsf_animation.io.typed_dict import from_dict
 
 _C = TypeVar("_C")
 
@@ -76,19 +76,13 @@ def config_fingerprint(config: dict[str, Any], *extra: bytes) -> str:
 
 
 def make_config(config_cls: type[_C], name: str, options: dict[str, Any]) -> _C:
-    """`config_cls(**options)` for extractor `name`, turning unknown or bad options into LsfError.
+    """`config_cls(**options)` for extractor `name`, with every option checked.
 
     Raises:
-        LsfError: an option the config does not have (the message lists the valid ones).
+        LsfError: an option the config does not have (the message lists the valid ones), or a
+            value of the wrong type.
     """
-    valid = [f.name for f in dataclasses.fields(config_cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise LsfError(
-            f"unknown option(s) {', '.join(unknown)} for speech feature {name!r}; "
-            f"valid: {', '.join(valid)}"
-        )
-    return config_cls(**options)
+    return from_dict(config_cls, dict(options), f"speech feature {name!r}", noun="option")
 
 
 ExtractorFactory = Callable[..., FeatureExtractor]

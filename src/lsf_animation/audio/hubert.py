@@ -35,7 +35,7 @@ from lsf_animation.audio.features import config_fingerprint, num_frames_50hz, re
 from lsf_animation.errors import LsfError
 
 if TYPE_CHECKING:
-    from transformers import HubertModel
+    from transformers import HubertConfig, HubertModel
 
 DEFAULT_HUBERT = "facebook/hubert-base-ls960"
 """Hub id of the paper's HuBERT (HuBERT-base pre-trained on LibriSpeech 960 h)."""
@@ -152,9 +152,32 @@ class HubertTrainablePart(nn.Module):
         self.layers = nn.ModuleList(encoder.layers[num_frozen:])
         self.final_layer_norm = encoder.layer_norm if model.config.do_stable_layer_norm else None
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+    @classmethod
+    def from_config(cls, config: HubertConfig, num_frozen: int) -> HubertTrainablePart:
+        """The same modules built from the config alone (freshly initialized), without the
+        rest of a HubertModel; a checkpoint's state dict then supplies the weights."""
+        from transformers.models.hubert.modeling_hubert import (
+            HubertEncoderLayer,
+            HubertEncoderLayerStableLayerNorm,
+        )
+
+        part = cls.__new__(cls)
+        nn.Module.__init__(part)
+        stable = bool(config.do_stable_layer_norm)
+        layer = HubertEncoderLayerStableLayerNorm if stable else HubertEncoderLayer
+        count = config.num_hidden_layers - num_frozen
+        part.layers = nn.ModuleList(layer(config) for _ in range(count))
+        part.final_layer_norm = (
+            nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if stable else None
+        )
+        return part
+
+    def forward(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`attention_mask`: (B, 1, 1, T) additive bias (0 keep, large negative masked) or None."""
         for layer in self.layers:
-            hidden = _layer_output(layer(hidden))
+            hidden = _layer_output(layer(hidden, attention_mask=attention_mask))
         if self.final_layer_norm is not None:
             hidden = self.final_layer_norm(hidden)
         return hidden

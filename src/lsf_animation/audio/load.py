@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,6 @@ import numpy as np
 from lsf_animation.constants import SAMPLE_RATE
 from lsf_animation.errors import LsfError
 
-"""Sample rate (Hz) of every waveform `load_audio` returns."""
 MIN_DURATION_S = 0.04
 """Shortest accepted audio: one video frame at 25 fps."""
 MIN_SAMPLE_RATE = 1000
@@ -38,6 +38,49 @@ _MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"\x1aE\
 
 class SilentAudioWarning(UserWarning):
     """The audio file decodes fine but every sample is (numerically) zero."""
+
+
+MIN_SAMPLES = round(MIN_DURATION_S * SAMPLE_RATE)
+"""Shortest accepted waveform at 16 kHz (640 samples)."""
+
+
+@dataclass(frozen=True)
+class Waveform:
+    """Speech checked once at the edge; inner code trusts it.
+
+    Attributes:
+        samples: (N,) float32 mono at 16 kHz, finite, N >= `MIN_SAMPLES`.
+        source: the file it was decoded from (muxed into videos as is), or None for an array.
+    """
+
+    samples: np.ndarray
+    source: Path | None = None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Waveform:
+        """Decode an audio file (`load_audio`: any format, rate and channel count)."""
+        return cls(load_audio(path), Path(path))
+
+    @classmethod
+    def from_array(cls, samples: np.ndarray) -> Waveform:
+        """Check a (N,) mono waveform at 16 kHz given as an array.
+
+        Raises:
+            LsfError: not 1-D, shorter than 40 ms, or with NaN/inf samples.
+        """
+        wav = np.asarray(samples, dtype=np.float32)
+        if wav.ndim != 1 or wav.size < MIN_SAMPLES:
+            raise LsfError(
+                f"audio arrays must be (N,) float32 at {SAMPLE_RATE} Hz, at least "
+                f"{1000 * MIN_DURATION_S:.0f} ms ({MIN_SAMPLES} samples); got shape {wav.shape}"
+            )
+        if not np.isfinite(wav).all():
+            raise LsfError("the audio contains NaN or inf samples")
+        return cls(wav)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
 
 
 def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
@@ -59,7 +102,7 @@ def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
     """
     p = Path(path)
     if not p.exists():
-        raise LsfError(f"audio file {p} does not exist; check the path")
+        raise LsfError(f"audio file not found ({p} does not exist); check the path")
     if p.is_dir():
         raise LsfError(f"audio path {p} is a directory; give an audio file (wav, flac, m4a, ...)")
     try:

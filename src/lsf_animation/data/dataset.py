@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 import numpy as np
 import torch
@@ -38,6 +38,45 @@ from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.errors import LsfError
 
 MAX_EXAMPLES = 5
+
+
+class Labels(TypedDict):
+    """Class indices of a clip: identity (-1 = none), emotion 0..7, intensity 0..2."""
+
+    identity: int
+    emotion: int
+    intensity: int
+
+
+class ClipItem(TypedDict, total=False):
+    """One `ClipDataset` item (the feature keys only for the streams it has)."""
+
+    key: str
+    motion: np.ndarray  # (T, 53) float32, scaled (or raw without a scaler)
+    shape: np.ndarray  # (300,) float32
+    num_frames: int  # T
+    start: int  # crop offset in motion frames
+    labels: Labels
+    motion_features: np.ndarray  # (2T, Dm) float32
+    emotion_features: np.ndarray  # (2T, De) float32
+
+
+class ClipBatch(TypedDict, total=False):
+    """A padded batch of `collate_clips` (the feature keys only with features)."""
+
+    key: list[str]
+    motion: torch.Tensor  # (B, T, 53) float32, zero-padded
+    motion_mask: torch.Tensor  # (B, T) bool, True = valid
+    num_frames: torch.Tensor  # (B,) int64
+    start: torch.Tensor  # (B,) int64
+    shape: torch.Tensor  # (B, 300) float32
+    labels: dict[str, torch.Tensor]  # identity / emotion / intensity: (B,) int64
+    motion_features: torch.Tensor  # (B, 2T, Dm) float32, zero-padded
+    emotion_features: torch.Tensor  # (B, 2T, De) float32, zero-padded
+    feature_mask: torch.Tensor  # (B, 2T) bool
+
+
+FEATURE_ROLES = ("motion", "emotion")
 
 
 class FeatureSource:
@@ -168,8 +207,8 @@ class ClipDataset(Dataset):
     Args:
         clips: the clips (e.g. `select_clips(corpus.clips, ...)`).
         scaler: applied to the motion; None keeps raw motion.
-        features: stream name -> source, e.g. {"motion": FeatureSource(hubert_frozen),
-            "emotion": FeatureSource(emotion2vec)}; item key `<name>_features`. None for stage 1.
+        features: role ("motion", "emotion") -> source, e.g. {"motion": FeatureSource(hubert),
+            "emotion": FeatureSource(emotion2vec)}; item key `<role>_features`. None for stage 1.
         crop: at most this many motion frames per item, cut at a random offset; None = whole clips.
         seed: seed of the crop offsets.
         identities: index for the "identity" label; None -> every identity label is `unknown`.
@@ -180,7 +219,7 @@ class ClipDataset(Dataset):
             missing `extract` fails before training starts rather than mid-epoch.
 
     Items: {"key": str, "motion": (T, 53) float32, "shape": (300,) float32, "num_frames": T,
-    "start": crop offset in motion frames, "<name>_features": (2T, D) float32 per stream,
+    "start": crop offset in motion frames, "<role>_features": (2T, D) float32 per stream,
     "labels": {"identity", "emotion", "intensity"}: int}.
     """
 
@@ -204,6 +243,10 @@ class ClipDataset(Dataset):
         self.clips = list(clips)
         self.scaler = scaler
         self.features = dict(features or {})
+        if not set(self.features) <= set(FEATURE_ROLES):
+            raise ValueError(
+                f"feature streams are named by role {FEATURE_ROLES}, got {sorted(self.features)}"
+            )
         self.crop = crop
         self.seed = int(seed)
         self.epoch = 0
@@ -234,7 +277,7 @@ class ClipDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         return int(rng.integers(0, length - self.crop + 1))
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, index: int) -> ClipItem:
         clip = self.clips[index]
         cm = self._motion[index] if index in self._motion else read_motion(clip)
         feats = {name: src.get(clip.audio_path) for name, src in self.features.items()}
@@ -250,7 +293,7 @@ class ClipDataset(Dataset):
         motion = cm.motion[start : start + length]
         if self.scaler is not None:
             motion = self.scaler.transform(motion)
-        item: dict[str, Any] = {
+        item: ClipItem = {
             "key": clip.key,
             "motion": np.ascontiguousarray(motion, dtype=np.float32),
             "shape": cm.shape,
@@ -266,18 +309,22 @@ class ClipDataset(Dataset):
                 "intensity": clip.intensity,
             },
         }
-        for name, f in feats.items():
-            item[f"{name}_features"] = np.ascontiguousarray(f[2 * start : 2 * (start + length)])
+        for role, f in feats.items():
+            window = np.ascontiguousarray(f[2 * start : 2 * (start + length)])
+            if role == "motion":
+                item["motion_features"] = window
+            else:  # "emotion", checked in __init__
+                item["emotion_features"] = window
         return item
 
 
-def collate_clips(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def collate_clips(items: Sequence[ClipItem]) -> ClipBatch:
     """Pad items of `ClipDataset` to the longest in the batch.
 
     Returns:
         {"key": list[str], "motion": (B, T, 53) float32 zero-padded, "motion_mask": (B, T) bool,
         "num_frames": (B,) int64, "start": (B,) int64, "shape": (B, 300) float32,
-        "<name>_features": (B, 2T, D) float32 zero-padded per stream, "feature_mask": (B, 2T)
+        "<role>_features": (B, 2T, D) float32 zero-padded per stream, "feature_mask": (B, 2T)
         bool (only with features), "labels": {"identity", "emotion", "intensity"}: (B,) int64}.
     """
     if not items:
@@ -290,7 +337,7 @@ def collate_clips(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     motion = torch.zeros(b, t, dim, dtype=torch.float32)
     for i, it in enumerate(items):
         motion[i, : lengths[i]] = torch.from_numpy(np.asarray(it["motion"], dtype=np.float32))
-    batch: dict[str, Any] = {
+    batch: ClipBatch = {
         "key": [it["key"] for it in items],
         "motion": motion,
         "motion_mask": motion_mask,
@@ -302,13 +349,34 @@ def collate_clips(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             for name in items[0]["labels"]
         },
     }
-    feature_keys = [k for k in items[0] if k.endswith("_features")]
+    feature_keys = [f"{role}_features" for role in FEATURE_ROLES if f"{role}_features" in items[0]]
     for key in feature_keys:
-        d = items[0][key].shape[1]
-        padded = torch.zeros(b, 2 * t, d, dtype=torch.float32)
-        for i, it in enumerate(items):
-            padded[i, : it[key].shape[0]] = torch.from_numpy(np.asarray(it[key], dtype=np.float32))
-        batch[key] = padded
+        rows = [cast(np.ndarray, it[key]) for it in items]  # type: ignore[literal-required]
+        padded = torch.zeros(b, 2 * t, rows[0].shape[1], dtype=torch.float32)
+        for i, row in enumerate(rows):
+            padded[i, : row.shape[0]] = torch.from_numpy(np.asarray(row, dtype=np.float32))
+        batch[key] = padded  # type: ignore[literal-required]
     if feature_keys:
         batch["feature_mask"] = motion_mask.repeat_interleave(2, dim=1)
     return batch
+
+
+def motion_batch(batch: ClipBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(motion (B, T, 53) scaled, motion_mask (B, T) bool True = valid)."""
+    return batch["motion"], batch["motion_mask"]
+
+
+def speech_batch(
+    batch: ClipBatch, emotion: bool
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """(motion_features (B, T50, Dm), emotion_features (B, T50, De) or None, feature_mask).
+
+    Raises:
+        LsfError: the batch has no speech features (a stage-1 dataset given to stage 2).
+    """
+    if "motion_features" not in batch or "feature_mask" not in batch:
+        raise LsfError("stage 2 needs speech features in its batches (motion_features)")
+    if emotion and "emotion_features" not in batch:
+        raise LsfError("this model variant reads the emotion stream: the batch has none")
+    ef = batch["emotion_features"] if emotion else None
+    return batch["motion_features"], ef, batch["feature_mask"]

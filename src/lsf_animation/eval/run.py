@@ -20,13 +20,29 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from lsf_animation.checkpoint.features import build_extractors, feature_roles
+from lsf_animation.checkpoint.files import Checkpoint, load_checkpoint
+from lsf_animation.data.clips import Clip
+from lsf_animation.data.corpus import scan_corpus
+from lsf_animation.data.dataset import (
+    ClipBatch,
+    ClipDataset,
+    FeatureSource,
+    collate_clips,
+    speech_batch,
+)
+from lsf_animation.data.splits import select_clips
 from lsf_animation.errors import LsfError
 from lsf_animation.eval.metrics import METRIC_KEYS, MetricAccumulator
+from lsf_animation.face.flame import FlameLayer, motion_to_vertices
+from lsf_animation.face.load import load_face_model
+from lsf_animation.face.model import FaceModel
+from lsf_animation.model.lsf import LSFModel
 
 SHAPE_MODES = ("zero", "subject")
 #: Face used when the checkpoint's training corpus was the synthetic one (made with that face).
@@ -34,7 +50,7 @@ SYNTHETIC_SPLIT = "synthetic"
 
 Echo = Callable[[str], None]
 #: (model, batch, num_samples, temperature, generator) -> (1, K, T, 53) scaled motion.
-Sampler = Callable[[Any, dict[str, Any], int, float, torch.Generator], torch.Tensor]
+Sampler = Callable[[LSFModel, ClipBatch, int, float, torch.Generator], torch.Tensor]
 
 
 def _stderr(message: str) -> None:
@@ -114,16 +130,14 @@ def combine_results(parts: Sequence[dict[str, float]]) -> dict[str, float]:
 
 
 # -- inputs -------------------------------------------------------------------------------------
-def load_eval_checkpoint(path: str | Path) -> Any:
+def load_eval_checkpoint(path: str | Path) -> Checkpoint:
     """A stage-2 checkpoint (a stage-1 one is refused with what to do)."""
-    from lsf_animation.train.checkpoint import load_checkpoint
-
     return load_checkpoint(path, stage=2)
 
 
-def default_face_spec(checkpoint: Any) -> str:
+def default_face_spec(checkpoint: Checkpoint) -> str:
     """The face implied by the checkpoint's training corpus: built-in for the synthetic one."""
-    split = (checkpoint.meta.get("data") or {}).get("split")
+    split = checkpoint.meta.data.split if checkpoint.meta.data is not None else None
     if split == SYNTHETIC_SPLIT:
         return "builtin"
     raise LsfError(
@@ -133,10 +147,8 @@ def default_face_spec(checkpoint: Any) -> str:
     )
 
 
-def load_eval_face(spec: str | None, checkpoint: Any) -> Any:
+def load_eval_face(spec: str | None, checkpoint: Checkpoint) -> FaceModel:
     """The face model, checked to have the metric regions and enough expression components."""
-    from lsf_animation.face.load import load_face_model
-
     face = load_face_model(spec if spec is not None else default_face_spec(checkpoint))
     missing = [r for r in ("lips", "upper_face") if r not in face.regions]
     if missing:
@@ -149,52 +161,41 @@ def load_eval_face(spec: str | None, checkpoint: Any) -> Any:
     return face
 
 
-def _feature_sources(checkpoint: Any, cache: Path | None, data: Path) -> dict[str, Any]:
-    """The checkpoint's speech-feature streams, read from the cache (never computed), checked
-    against the extractor fingerprints recorded at training."""
-    from lsf_animation.train.config import TrainConfig
-    from lsf_animation.train.run import _feature_sources as training_sources
-
-    cfg = TrainConfig.from_dict(checkpoint.meta["train_config"], source=str(checkpoint.path))
-    if cache is not None:
-        cfg.features.cache = str(cache)
-    sources, identity = training_sources(cfg, data)
-    recorded = checkpoint.features or {}
-    for stream, now in identity.items():
-        was = recorded.get(stream)
-        if now is not None and was is not None and was.get("fingerprint") != now["fingerprint"]:
-            raise LsfError(
-                f"the {stream} feature extractor {now['name']!r} differs from the one "
-                f"{checkpoint.path} was trained with (config or weights changed); evaluate with "
-                "the extractor options it was trained with"
-            )
-    return sources
+def feature_sources(
+    checkpoint: Checkpoint, cache: Path | None, data: Path
+) -> dict[str, FeatureSource]:
+    """The checkpoint's speech-feature streams, read from the cache (never computed), with the
+    extractors verified against the fingerprints recorded at training. `cache` None: the cache
+    the checkpoint was trained with (else the default cache)."""
+    records = checkpoint.features
+    if records is None:
+        raise LsfError(f"{checkpoint.path} names no speech features; it cannot be evaluated")
+    roles = feature_roles(checkpoint.model_config)
+    extractors = build_extractors(records, roles, checkpoint.path)
+    cache_dir = cache if cache is not None else checkpoint.meta.feature_cache
+    return {role: FeatureSource(ex, cache_dir, data) for role, ex in extractors.items()}
 
 
-def select_eval_clips(checkpoint: Any, data: Path, part: str, echo: Echo = _stderr) -> list[Any]:
+def select_eval_clips(
+    checkpoint: Checkpoint, data: Path, part: str, echo: Echo = _stderr
+) -> list[Clip]:
     """The clips of `part` of the checkpoint's split in the corpus at `data`, in corpus order."""
-    from lsf_animation.data.corpus import scan_corpus
-    from lsf_animation.data.splits import select_clips
-
-    info = checkpoint.meta.get("data") or {}
+    info = checkpoint.meta.data
     root = Path(data).expanduser()
-    corpus = scan_corpus(root, info.get("layout", "auto"))
+    corpus = scan_corpus(root, info.layout if info is not None else "auto")
     if corpus.problems:
         echo(corpus.report())
         echo(f"evaluating the {len(corpus.clips)} clean clips; the problems above are excluded")
-    split = info.get("split", SYNTHETIC_SPLIT)
-    return select_clips(
-        corpus.clips, split, part, 2, info.get("stage1_protocol", "stage2-train"), root
-    )
+    split = info.split if info is not None else SYNTHETIC_SPLIT
+    protocol = info.stage1_protocol if info is not None else "stage2-train"
+    return select_clips(corpus.clips, split, part, 2, protocol, root)
 
 
 # -- sampling and vertices ---------------------------------------------------------------------
 def model_sampler(
-    model: Any, batch: dict[str, Any], k: int, temperature: float, generator: torch.Generator
+    model: LSFModel, batch: ClipBatch, k: int, temperature: float, generator: torch.Generator
 ) -> torch.Tensor:
     """`LSFModel.sample` on a collated batch: (B, K, T, 53) scaled motion."""
-    from lsf_animation.train.batch import speech_batch
-
     motion_features, emotion_features, mask50 = speech_batch(batch, model.sie.uses_emotion_features)
     return model.sample(
         motion_features,
@@ -209,7 +210,7 @@ def model_sampler(
     )
 
 
-def variant_name(checkpoint: Any) -> str:
+def variant_name(checkpoint: Checkpoint) -> str:
     return str(checkpoint.model_config.sie.variant)
 
 
@@ -219,9 +220,9 @@ def _clip_generator(seed: int, index: int) -> torch.Generator:
 
 
 def evaluate_checkpoint(
-    checkpoint: Any,
-    clips: Sequence[Any],
-    face: Any,
+    checkpoint: Checkpoint,
+    clips: Sequence[Clip],
+    face: FaceModel,
     settings: EvalSettings,
     progress: bool = True,
     sampler: Sampler = model_sampler,
@@ -237,16 +238,11 @@ def evaluate_checkpoint(
         sampler: draws (1, K, T, 53) scaled motion for a one-clip batch (tests replace it).
         name: row name; default the model variant.
     """
-    from tqdm import tqdm
-
-    from lsf_animation.data.dataset import ClipDataset, collate_clips
-    from lsf_animation.face.flame import FlameLayer, motion_to_vertices
-
     if not clips:
         raise LsfError(f"no clips to evaluate in {settings.data} ({settings.split_part} part)")
     model = checkpoint.build_model()
     scaler = checkpoint.scaler
-    sources = _feature_sources(checkpoint, settings.cache, Path(settings.data))
+    sources = feature_sources(checkpoint, settings.cache, Path(settings.data))
     # scaler=None: items carry the raw ground-truth motion; unseen speakers get label 0 (as in
     # validation) for the variants that read an identity label.
     dataset = ClipDataset(

@@ -2,62 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lsf_animation.constants import FPS, MOTION_DIM, NUM_EXPRESSION, NUM_SHAPE
+from lsf_animation.constants import FPS
 from lsf_animation.errors import LsfError
-from lsf_animation.face.identity_files import check_shape
-
-
-@dataclass(frozen=True)
-class MotionFile:
-    """Motion samples for one face.
-
-    Attributes:
-        motion: (K, T, 53) float32: K samples of T frames, expression 50 + jaw 3 (rad).
-        shape: (300,) float32 FLAME-style shape coefficients of the face.
-        fps: frames per second (25).
-    """
-
-    motion: np.ndarray
-    shape: np.ndarray
-    fps: float = float(FPS)
-
-
-def _as_samples(motion: np.ndarray, source: str) -> np.ndarray:
-    if motion.ndim == 2:
-        motion = motion[None]
-    if motion.ndim != 3 or motion.shape[-1] != MOTION_DIM:
-        raise LsfError(
-            f"{source}: `motion` has shape {tuple(motion.shape)}, expected (T, {MOTION_DIM}) or "
-            f"(K, T, {MOTION_DIM}): {NUM_EXPRESSION} expression coefficients + 3 jaw values "
-            "per frame"
-        )
-    if motion.shape[1] == 0:
-        raise LsfError(f"{source}: `motion` has no frames")
-    if not np.isfinite(motion).all():
-        raise LsfError(f"{source}: `motion` contains NaN or inf values")
-    return motion.astype(np.float32, copy=False)
-
-
-def _as_shape(shape: np.ndarray | None, source: str) -> np.ndarray:
-    return np.zeros(NUM_SHAPE, np.float32) if shape is None else check_shape(shape, source)
-
-
-def make_motion_file(
-    motion: np.ndarray,
-    shape: np.ndarray | None = None,
-    fps: float = float(FPS),
-    source: str = "motion",
-) -> MotionFile:
-    """Validate arrays into a MotionFile (motion (T,53) or (K,T,53); shape (<=300,) or None)."""
-    return MotionFile(_as_samples(np.asarray(motion), source), _as_shape(shape, source), float(fps))
+from lsf_animation.export.base import Exporter, ExportInput
+from lsf_animation.face.motion import MotionFile, make_motion_file
+from lsf_animation.io.atomic import atomic_path
 
 
 def load_motion(path: str | Path) -> MotionFile:
@@ -80,13 +34,26 @@ def load_motion(path: str | Path) -> MotionFile:
 
 def save_motion(path: str | Path, motion_file: MotionFile) -> None:
     """Write a motion .npz atomically (a temp file in the same folder, renamed on success)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, motion=motion_file.motion, shape=motion_file.shape, fps=motion_file.fps)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path, "the motion file") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, motion=motion_file.motion, shape=motion_file.shape, fps=motion_file.fps)
+
+
+class MotionExporter(Exporter):
+    """motion.npz: every sample (K, T, 53), the shape and the frame rate.
+
+    Args:
+        role, name: its role and file name (another motion than the exported one, e.g. a
+            reference, can be written under another name).
+        motion: the motion to write instead of the exported one.
+    """
+
+    def __init__(
+        self, role: str = "motion", name: str = "motion.npz", motion: MotionFile | None = None
+    ) -> None:
+        self.role, self.name, self.motion = role, name, motion
+
+    def outputs(self) -> dict[str, str]:
+        return {self.role: self.name}
+
+    def write(self, item: ExportInput, folder: Path) -> None:
+        save_motion(folder / self.name, self.motion or item.motion)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lsf_animation.errors import LsfError
+from lsf_animation.export.base import Exporter, ExportInput
 from lsf_animation.export.vertices import check_vertices
 
 _FRAME_NAME = re.compile(r"frame_\d+\.obj")
@@ -148,3 +149,14 @@ def save_obj_sequence(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return [directory / name for name in names]
+
+
+class ObjExporter(Exporter):
+    """obj/: sample 0 as one coloured OBJ mesh per frame."""
+
+    def outputs(self) -> dict[str, str]:
+        return {"obj": "obj"}
+
+    def write(self, item: ExportInput, folder: Path) -> None:
+        face = item.face
+        save_obj_sequence(folder / "obj", item.vertices(0), face.faces, face.vertex_colors)

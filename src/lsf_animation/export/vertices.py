@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lsf_animation.errors import LsfError
+from lsf_animation.export.base import Exporter, ExportInput
 
 
 def check_vertices(vertices: np.ndarray, source: str = "vertices") -> np.ndarray:
@@ -78,3 +79,13 @@ def load_vertices(path: str | Path) -> np.ndarray:
         vertices.close()  # an .npz archive
         raise LsfError(f"{path}: expected a single .npy array, not an archive of several")
     return check_vertices(vertices, source=str(path))
+
+
+class VerticesExporter(Exporter):
+    """vertices.npy: sample 0 as (T, V, 3) float32 metres."""
+
+    def outputs(self) -> dict[str, str]:
+        return {"vertices": "vertices.npy"}
+
+    def write(self, item: ExportInput, folder: Path) -> None:
+        save_vertices(folder / "vertices.npy", item.vertices(0))

@@ -22,7 +22,6 @@ Optional files beside the model: `FLAME_masks.pkl` (the official vertex masks: g
 from __future__ import annotations
 
 import io
-import pickle
 import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,6 +32,7 @@ import scipy.sparse
 from lsf_animation.constants import FACE_NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.errors import LsfError
 from lsf_animation.face.model import NUM_JOINTS, FaceModel
+from lsf_animation.io.safe_pickle import Placeholder, placeholder_class, restricted_load
 
 DOWNLOAD_HINT = (
     "download FLAME 2020 (generic_model.pkl) or FLAME 2023 from https://flame.is.tue.mpg.de, "
@@ -58,24 +58,8 @@ REGION_LIST_FILES = {"lve.txt": "lips", "fdd.txt": "upper_face"}
 # Restricted unpickling, with chumpy stand-ins
 
 
-class StandIn:
-    """What a pickled object of a class we do not import becomes: the class path it named, the
-    constructor arguments and the pickled state, kept as data. Nothing of the class runs."""
-
-    source = "?"
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> StandIn:
-        self = object.__new__(cls)
-        self.args = args
-        self.state = {}
-        return self
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        # chumpy's __getstate__ returns a copy of __dict__ minus its weak-reference caches.
-        self.state = state if isinstance(state, dict) else {"state": state}
+class StandIn(Placeholder):
+    """A pickled object of a class we do not import (see `io.safe_pickle.Placeholder`)."""
 
     def to_array(self) -> np.ndarray:
         raise _NotAnArray(self.source)
@@ -107,16 +91,9 @@ class _NotAnArray(Exception):
     pass
 
 
-_STAND_INS: dict[str, type[StandIn]] = {}
-
-
-def _stand_in_for(module: str, name: str) -> type[StandIn]:
-    path = f"{module}.{name}"
-    if path not in _STAND_INS:
-        is_chumpy = module == "chumpy" or module.startswith("chumpy.")
-        base = ChumpyStandIn if is_chumpy else StandIn
-        _STAND_INS[path] = type(f"StandIn_{name}", (base,), {"source": path})
-    return _STAND_INS[path]
+def _stand_in_for(module: str, name: str) -> type[Placeholder]:
+    is_chumpy = module == "chumpy" or module.startswith("chumpy.")
+    return placeholder_class(module, name, ChumpyStandIn if is_chumpy else StandIn)
 
 
 def _evaluate(value: Any) -> np.ndarray:
@@ -131,48 +108,12 @@ def _as_float_array(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-_SAFE_BUILTINS = {
-    "set", "frozenset", "dict", "list", "tuple", "object", "slice", "complex", "bytearray",
-    "bytes", "str", "int", "float", "bool", "range",
-}  # fmt: skip
-_NUMPY_NAMES = {"_reconstruct", "scalar", "ndarray", "dtype", "_frombuffer", "matrix"}
-
-
-class FlameUnpickler(pickle.Unpickler):
-    """Unpickles FLAME files: numpy, scipy.sparse and builtin containers are real; every other
-    class (chumpy's, or anything unexpected) becomes an inert `StandIn`, so loading never runs
-    code from the file and an odd object under a key we ignore does not stop the load."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module in ("copyreg", "copy_reg") and name in ("_reconstructor", "__newobj__"):
-            return super().find_class("copyreg", name)
-        if module in ("builtins", "__builtin__") and name in _SAFE_BUILTINS:
-            return super().find_class("builtins", name)
-        if module == "_codecs" and name == "encode":
-            return super().find_class(module, name)
-        if module == "collections" and name in ("OrderedDict", "defaultdict"):
-            return super().find_class(module, name)
-        is_numpy = module == "numpy" or module.startswith("numpy.")
-        if is_numpy and (name in _NUMPY_NAMES or _is_numpy_scalar_type(name)):
-            if module.startswith("numpy.core") and hasattr(np, "_core"):
-                module = "numpy._core" + module[len("numpy.core") :]  # numpy 2 renamed it
-            return super().find_class(module, name)
-        if module == "scipy.sparse" or module.startswith("scipy.sparse."):
-            # Old pickles name private modules (scipy.sparse.csc); the classes live on scipy.sparse.
-            cls = getattr(scipy.sparse, name, None)
-            if isinstance(cls, type) and (name.endswith("_matrix") or name.endswith("_array")):
-                return cls
-        return _stand_in_for(module, name)
-
-
-def _is_numpy_scalar_type(name: str) -> bool:
-    cls = getattr(np, name, None)
-    return isinstance(cls, type) and issubclass(cls, np.generic)
-
-
 def unpickle(stream: BinaryIO) -> Any:
-    """Unpickle a FLAME-style pickle (Python 2 pickles need latin1 for numpy's byte strings)."""
-    return FlameUnpickler(stream, encoding="latin1").load()
+    """Unpickle a FLAME-style pickle: numpy, scipy.sparse and builtin containers are real; every
+    other class (chumpy's, or anything unexpected) becomes an inert stand-in, so loading never
+    runs code from the file and an odd object under a key we ignore does not stop the load.
+    Python 2 pickles need latin1 for numpy's byte strings."""
+    return restricted_load(stream, scipy_sparse=True, placeholder=_stand_in_for, encoding="latin1")
 
 
 def sparse_to_dense(matrix: Any) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from lsf_animation.constants import FEATURE_RATE_HZ, MOTION_DIM, NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.errors import LsfError
+from lsf_animation.io.typed_dict import from_dict, to_dict
 
 QuantizerLayout = Literal["per_frame", "release"]
 
@@ -179,40 +180,20 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples become lists), e.g. for a checkpoint or YAML."""
-        d = dataclasses.asdict(self)
-        d["sie"]["identity_hidden"] = list(d["sie"]["identity_hidden"])
-        return d
+        plain: dict[str, Any] = to_dict(self)
+        return plain
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        """Inverse of `to_dict`; unknown keys raise LsfError naming them."""
-        d = dict(d)
-        vq = _build(VQVAEConfig, d.pop("vqvae", {}) or {}, "vqvae")
-        sie_d = dict(d.pop("sie", {}) or {})
-        if "identity_hidden" in sie_d:
-            sie_d["identity_hidden"] = tuple(int(x) for x in sie_d["identity_hidden"])
-        sie = _build(SIEConfig, sie_d, "sie")
-        unknown = set(d) - {"name"}
-        if unknown:
-            raise LsfError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(vqvae=vq, sie=sie, name=str(d.get("name", "custom"))).validate()
+    def from_dict(cls, d: dict[str, Any], source: str = "model config") -> ModelConfig:
+        """Inverse of `to_dict`; unknown keys or wrongly typed values raise LsfError naming
+        them."""
+        return from_dict(cls, d, source).validate()
 
     def with_variant(self, variant: str) -> ModelConfig:
         """A copy of this config with `sie.variant` replaced."""
         return dataclasses.replace(
             self, sie=dataclasses.replace(self.sie, variant=variant)
         ).validate()
-
-
-def _build(cls: type, d: dict[str, Any], where: str) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(d) - names
-    if unknown:
-        raise LsfError(
-            f"unknown keys in model config section {where!r}: {sorted(unknown)}; "
-            f"known: {sorted(names)}"
-        )
-    return cls(**d)
 
 
 def paper_config(variant: str = "hifb") -> ModelConfig:

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lsf_animation.errors import LsfError
+from lsf_animation.face.model import FaceModel
 from lsf_animation.render.camera import Camera
 from lsf_animation.render.colormap import COLORMAP, apply_colormap
 from lsf_animation.render.renderer import FLAT_LIGHTING, MeshRenderer
@@ -153,3 +154,14 @@ def write_heatmap_png(
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_motion_heatmaps(
+    face: FaceModel, vertices: np.ndarray, mean_png: str | Path, std_png: str | Path
+) -> None:
+    """The paper's Fig. 4 for a vertex sequence (T, V, 3) of `face`: mean and std of each
+    vertex's frame-to-frame displacement, drawn on the neutral template."""
+    mean, std = displacement_statistics(vertices)
+    for path, values, label in ((mean_png, mean, "mean"), (std_png, std, "std")):
+        title = f"{label} frame-to-frame displacement"
+        write_heatmap_png(face.v_template, face.faces, values, path, title=title)

@@ -19,6 +19,10 @@ import av
 import numpy as np
 
 from lsf_animation.errors import LsfError
+from lsf_animation.face.model import FaceModel
+from lsf_animation.face.motion import MotionFile, motion_vertices
+from lsf_animation.render.camera import Camera
+from lsf_animation.render.renderer import MeshRenderer
 
 # Sample rates the AAC encoder accepts; other rates are resampled to 48 kHz.
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
@@ -222,3 +226,42 @@ def _write_video(
     mux(vstream.encode(None))
     while audio_packets:
         container.mux(audio_packets.popleft())
+
+
+def write_face_video(
+    face: FaceModel,
+    vertices: np.ndarray,
+    path: str | Path,
+    fps: float = 25.0,
+    audio: str | Path | None = None,
+    size: int = 512,
+    progress: bool = False,
+) -> Path:
+    """Render a vertex sequence (T, V, 3, metres) of `face` to an H.264 mp4 at `fps`, with the
+    audio muxed in. One camera frames the whole sequence; the file is written atomically.
+
+    Raises:
+        LsfError: `size` is not an even number of pixels >= 16, or writing fails.
+    """
+    if size < 16 or size % 2:
+        raise LsfError(f"--size must be an even number of pixels >= 16, got {size}")
+    camera = Camera.framing(vertices, size, size)
+    renderer = MeshRenderer(face.faces, face.vertex_colors, camera, size, size)
+    frames = renderer.render_sequence(vertices)
+    return write_mp4(
+        frames, path, fps=fps, audio=audio, num_frames=len(vertices), progress=progress
+    )
+
+
+def write_motion_video(
+    face: FaceModel,
+    motion_file: MotionFile,
+    path: str | Path,
+    audio: str | Path | None = None,
+    sample: int = 0,
+    size: int = 512,
+    progress: bool = False,
+) -> Path:
+    """Render one sample of a motion on a face to an mp4 (see `write_face_video`)."""
+    vertices = motion_vertices(face, motion_file, sample)
+    return write_face_video(face, vertices, path, motion_file.fps, audio, size, progress)

@@ -13,14 +13,12 @@ never silently trains the wrong model.
 from __future__ import annotations
 
 import copy
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from lsf_animation.errors import LsfError
+from lsf_animation.io.typed_dict import from_dict, to_dict
 from lsf_animation.model.config import VARIANTS, ModelConfig, preset
 from lsf_animation.model.variants import USES_EMOTION_FEATURES
 
@@ -254,12 +252,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), e.g. for a checkpoint or a YAML dump."""
-        return _plain(dataclasses.asdict(self))
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "config") -> TrainConfig:
         """Inverse of `to_dict`; unknown keys and bad types raise LsfError naming `source`."""
-        return _build(cls, d, source, "").validate()
+        return from_dict(cls, d, source).validate()
 
     def model_config(self, motion_dim: int, emotion_dim: int | None) -> ModelConfig:
         """The `ModelConfig` of this run: the preset, the variant, the overrides and the
@@ -383,83 +381,3 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _build(cls: type, d: Any, source: str, where: str) -> Any:
-    if not isinstance(d, dict):
-        raise LsfError(f"{source}: {where or 'the config'} must be a mapping, got {d!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown:
-        raise LsfError(
-            f"{source}: unknown key(s) {', '.join(where + k for k in unknown)}; "
-            f"known in this section: {', '.join(sorted(names))}"
-        )
-    kwargs = {k: _coerce(hints[k], v, source, where + k) for k, v in d.items()}
-    return cls(**kwargs)
-
-
-def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
-    """Check (and gently convert) `value` against the annotation `tp`."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(arg, value, source, key)
-            except LsfError as err:
-                errors.append(str(err))
-        raise LsfError(errors[0] if len(errors) == 1 else f"{source}: {key}={value!r} is invalid")
-    if origin is Literal:
-        if value in args:
-            return value
-        raise LsfError(f"{source}: {key} must be one of {list(args)}, got {value!r}")
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, source, key + ".")
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise LsfError(f"{source}: {key} must be a mapping, got {value!r}")
-        return copy.deepcopy(value)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise LsfError(f"{source}: {key} must be a list of {len(args)} values, got {value!r}")
-        return tuple(
-            _coerce(a, v, source, f"{key}[{i}]")
-            for i, (a, v) in enumerate(zip(args, value, strict=True))
-        )
-    if tp is float:
-        if isinstance(value, bool):
-            raise LsfError(f"{source}: {key} must be a number, got {value!r}")
-        try:
-            return float(value)
-        except (TypeError, ValueError) as err:
-            raise LsfError(f"{source}: {key} must be a number, got {value!r}") from err
-    if tp is int:
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        ):
-            raise LsfError(f"{source}: {key} must be an integer, got {value!r}")
-        return int(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise LsfError(f"{source}: {key} must be true or false, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise LsfError(f"{source}: {key} must be a string, got {value!r}")
-        return str(value)
-    return value

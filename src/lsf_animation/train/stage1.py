@@ -17,12 +17,11 @@ from typing import Any
 import lightning as L
 import torch
 
-from lsf_animation.model.config import ModelConfig
+from lsf_animation.checkpoint.metadata import CheckpointMeta
+from lsf_animation.data.dataset import motion_batch
 from lsf_animation.model.losses import vqvae_loss
 from lsf_animation.model.quantizer import usage_statistics
 from lsf_animation.model.vqvae import MotionVQVAE
-from lsf_animation.train.batch import motion_batch
-from lsf_animation.train.checkpoint import attach_metadata
 from lsf_animation.train.config import Stage1Section
 from lsf_animation.train.loss_logging import log_losses
 from lsf_animation.train.optim import make_optimizer
@@ -35,22 +34,22 @@ def _distributed() -> bool:
 
 
 class Stage1Module(L.LightningModule):
-    """Trains `MotionVQVAE(model_config.vqvae)`.
+    """Trains `MotionVQVAE(meta.model_config.vqvae)`.
 
     Args:
-        model_config: the run's model config (only `vqvae` is used here).
+        meta: what the checkpoint carries besides the weights (`checkpoint.metadata`), the model
+            config among it.
         stage: the stage-1 optimizer and stopping settings.
-        metadata: what the checkpoint carries besides the weights (see `checkpoint.py`); the
-            stage, model config and format version are filled in on save.
     """
 
-    def __init__(
-        self, model_config: ModelConfig, stage: Stage1Section, metadata: dict[str, Any]
-    ) -> None:
+    def __init__(self, meta: CheckpointMeta, stage: Stage1Section) -> None:
         super().__init__()
+        if meta.stage != 1:
+            raise ValueError(f"stage-1 module given stage-{meta.stage} metadata")
+        model_config = meta.model_config
         self.model_config = model_config
         self.stage = stage
-        self.metadata = metadata
+        self.meta = meta
         self.vqvae = MotionVQVAE(model_config.vqvae)
         # Persistent, so a resumed run does not re-initialize a trained codebook.
         self.register_buffer("codebook_initialized", torch.tensor(False))
@@ -113,4 +112,4 @@ class Stage1Module(L.LightningModule):
 
     # -- checkpoint -----------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        attach_metadata(checkpoint, 1, self.model_config, self.metadata)
+        checkpoint["lsf"] = self.meta.to_dict()

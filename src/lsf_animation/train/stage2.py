@@ -15,10 +15,10 @@ from typing import Any
 import lightning as L
 import torch
 
+from lsf_animation.checkpoint.metadata import CheckpointMeta
+from lsf_animation.data.dataset import motion_batch, speech_batch
 from lsf_animation.model.losses import sie_loss
 from lsf_animation.model.lsf import LSFModel
-from lsf_animation.train.batch import motion_batch, speech_batch
-from lsf_animation.train.checkpoint import attach_metadata
 from lsf_animation.train.config import Stage2Section
 from lsf_animation.train.loss_logging import log_losses
 from lsf_animation.train.optim import make_optimizer
@@ -32,14 +32,16 @@ class Stage2Module(L.LightningModule):
     Args:
         model: the assembled model with the trained prior loaded (frozen here).
         stage: the stage-2 optimizer and stopping settings.
-        metadata: the checkpoint's "lsf" entry (see `checkpoint.py`).
+        meta: what the checkpoint carries besides the weights (`checkpoint.metadata`).
     """
 
-    def __init__(self, model: LSFModel, stage: Stage2Section, metadata: dict[str, Any]) -> None:
+    def __init__(self, model: LSFModel, stage: Stage2Section, meta: CheckpointMeta) -> None:
         super().__init__()
+        if meta.stage != 2 or meta.model_config != model.cfg:
+            raise ValueError("stage-2 module given metadata of another stage or model config")
         self.model = model.freeze_prior()
         self.stage = stage
-        self.metadata = metadata
+        self.meta = meta
 
     def forward(self, batch: dict[str, Any]):
         motion_features, emotion_features, mask50 = speech_batch(
@@ -79,4 +81,4 @@ class Stage2Module(L.LightningModule):
         return make_optimizer(self.stage, self.trainable_parameters())
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        attach_metadata(checkpoint, 2, self.model.cfg, self.metadata)
+        checkpoint["lsf"] = self.meta.to_dict()

@@ -11,10 +11,18 @@ import argparse
 import tempfile
 from pathlib import Path
 
+import av
 import numpy as np
+from PIL import Image
 
+from lsf_animation.data.synth.generate import synthesize_clip
 from lsf_animation.data.synth.layout import write_wav
+from lsf_animation.data.synth.sentences import SENTENCES
+from lsf_animation.data.synth.speakers import make_speakers
 from lsf_animation.errors import LsfError
+from lsf_animation.face.load import load_face_model
+from lsf_animation.face.motion import make_motion_file
+from lsf_animation.render.video import write_motion_video
 
 
 def mp4_frame_strip(mp4: str | Path, out: str | Path, num_frames: int = 6) -> list[int]:
@@ -24,9 +32,6 @@ def mp4_frame_strip(mp4: str | Path, out: str | Path, num_frames: int = 6) -> li
     Returns:
         The indices of the frames used.
     """
-    import av
-    from PIL import Image
-
     with av.open(str(mp4)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     if len(frames) < num_frames:
@@ -55,20 +60,13 @@ def clip_strip(
     num_frames: int = 6,
 ) -> Path:
     """Generate one clip (speaker index, 0-based sentence), render it and write its frame strip."""
-    from lsf_animation.api import render_video
-    from lsf_animation.data.synth.generate import synthesize_clip
-    from lsf_animation.data.synth.sentences import SENTENCES
-    from lsf_animation.data.synth.speakers import make_speakers
-    from lsf_animation.export.motion_npz import make_motion_file
-    from lsf_animation.face.load import load_face_model
-
     who = make_speakers(max(3, speaker + 1), seed)[speaker]
     clip = synthesize_clip(who, emotion, level, SENTENCES[sentence], np.random.default_rng(seed))
     with tempfile.TemporaryDirectory() as tmp:
         wav, mp4 = Path(tmp) / "clip.wav", Path(tmp) / "clip.mp4"
         write_wav(wav, clip.audio)
         motion = make_motion_file(clip.motion, clip.shape)
-        render_video(load_face_model("builtin"), motion, mp4, wav, size=size)
+        write_motion_video(load_face_model("builtin"), motion, mp4, wav, size=size)
         mp4_frame_strip(mp4, out, num_frames)
     return Path(out)
 

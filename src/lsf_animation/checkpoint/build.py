@@ -1,0 +1,56 @@
+"""Building the models a checkpoint describes, with its weights.
+
+Modules are built on the meta device (no memory, no random initialization) and the checkpoint's
+(memory-mapped) tensors are assigned to them by a strict `load_state_dict(assign=True)`: nothing
+is drawn from torch's random generator and nothing is copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from lsf_animation.checkpoint.backbone import build_backbone
+from lsf_animation.checkpoint.files import Checkpoint
+from lsf_animation.errors import LsfError
+from lsf_animation.model.lsf import LSFModel
+from lsf_animation.model.vqvae import MotionVQVAE
+
+
+def assign_weights(
+    module: torch.nn.Module, state: Mapping[str, torch.Tensor], path: str | Path
+) -> None:
+    """Make `state`'s tensors the module's parameters (strict: every key, every shape).
+
+    Raises:
+        LsfError: the weights do not fit the module (missing, unknown or mis-shaped keys).
+    """
+    try:
+        module.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as err:
+        raise LsfError(
+            f"the weights in {path} do not fit the model its config describes ({err}); the "
+            "file is damaged or was written by an incompatible version"
+        ) from err
+
+
+def build_prior(checkpoint: Checkpoint) -> MotionVQVAE:
+    """The `MotionVQVAE` of a checkpoint of either stage, with its trained weights, eval mode."""
+    state = checkpoint.state_dict
+    if checkpoint.stage == 2:
+        state = {k[len("prior.") :]: v for k, v in state.items() if k.startswith("prior.")}
+    with torch.device("meta"):
+        prior = MotionVQVAE(checkpoint.model_config.vqvae)
+    assign_weights(prior, state, checkpoint.path)
+    return prior.eval()
+
+
+def build_model(checkpoint: Checkpoint) -> LSFModel:
+    """The whole `LSFModel` of a stage-2 checkpoint with its weights, prior frozen, eval mode."""
+    checkpoint.require_stage(2)
+    with torch.device("meta"):
+        model = LSFModel(checkpoint.model_config, build_backbone(checkpoint.meta.backbone))
+    assign_weights(model, checkpoint.state_dict, checkpoint.path)
+    return model.freeze_prior().eval()

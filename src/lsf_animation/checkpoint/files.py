@@ -1,0 +1,204 @@
+"""Reading and writing checkpoint files (the format is described in `checkpoint.metadata`).
+
+`load_checkpoint(path)` reads a checkpoint of either stage: Lightning's training checkpoints
+(`best.ckpt`, `last.ckpt`, with optimizer and loop state, so training can resume) and the
+inference file `model.ckpt` (the same without them). Stage-1 `state_dict` keys are `vqvae.*` (the
+`MotionVQVAE`); stage-2 keys are `model.*` (the whole `LSFModel`: frozen prior, SIE-Encoder and
+motion backbone), so a stage-2 file alone rebuilds the model. Files are read with
+`weights_only=True` (tensors and plain containers; no code from the file runs) and memory-mapped,
+so tensors are paged in when used.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lsf_animation.checkpoint.metadata import STAGE_NAMES, CheckpointMeta, FeatureRecords
+from lsf_animation.data.identities import IdentityIndex
+from lsf_animation.data.scalers import MinMaxScaler
+from lsf_animation.errors import LsfError
+from lsf_animation.io.atomic import atomic_path
+from lsf_animation.model.config import ModelConfig
+
+STATE_PREFIX = {1: "vqvae.", 2: "model."}
+"""Lightning-module attribute holding each stage's model: the prefix of its state-dict keys."""
+_MODEL_FILE_KEYS = ("state_dict", "epoch", "global_step", "lsf")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint.
+
+    Attributes:
+        path: the file.
+        meta: its metadata.
+        state_dict: the model's weights without the Lightning prefix (stage 1: the
+            `MotionVQVAE`'s keys; stage 2: the `LSFModel`'s keys).
+        epoch, global_step: where training was when it was saved.
+    """
+
+    path: Path
+    meta: CheckpointMeta
+    state_dict: dict[str, torch.Tensor]
+    epoch: int = -1
+    global_step: int = -1
+
+    @property
+    def stage(self) -> int:
+        return self.meta.stage
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self.meta.model_config
+
+    @property
+    def scaler(self) -> MinMaxScaler:
+        """The motion scaler (fitted in stage 1)."""
+        return self.meta.scaler
+
+    @property
+    def identity_index(self) -> IdentityIndex | None:
+        """Speaker -> one-hot label, or None when the run had none."""
+        return self.meta.identity_index
+
+    @property
+    def features(self) -> FeatureRecords | None:
+        """The speech features a stage-2 model was trained on."""
+        return self.meta.features
+
+    def require_stage(self, stage: int) -> Checkpoint:
+        """Self, or LsfError when this is the other stage's checkpoint."""
+        if self.stage != stage:
+            hint = (
+                "give the stage-1 checkpoint (<out>/stage1/model.ckpt) as the prior"
+                if stage == 1
+                else "train stage 2 on it first (lsf-animation train stage2) and use "
+                "<out>/stage2/model.ckpt"
+            )
+            raise LsfError(
+                f"{self.path} is a {STAGE_NAMES[self.stage]} checkpoint, but a "
+                f"{STAGE_NAMES[stage]} checkpoint is needed here; {hint}"
+            )
+        return self
+
+    def build_prior(self) -> torch.nn.Module:
+        """The `MotionVQVAE` with its trained weights, in eval mode."""
+        from lsf_animation.checkpoint.build import build_prior
+
+        return build_prior(self)
+
+    def build_model(self) -> torch.nn.Module:
+        """The whole `LSFModel` (stage 2 only) with its weights, prior frozen, in eval mode."""
+        from lsf_animation.checkpoint.build import build_model
+
+        return build_model(self)
+
+
+def read_checkpoint_dict(path: str | Path) -> dict[str, Any]:
+    """The raw dict of a checkpoint file (tensors and plain Python values only: no code runs).
+
+    Raises:
+        LsfError: missing, unreadable, truncated or not a torch checkpoint.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise LsfError(f"checkpoint {p} not found; give the .ckpt written by lsf-animation train")
+    if not p.is_file():
+        raise LsfError(f"checkpoint {p} is not a file")
+    try:
+        # mmap: tensors are paged in from the file when used (copy-on-write), not read up front.
+        data = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+    except (
+        RuntimeError,
+        OSError,
+        EOFError,
+        ValueError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        KeyError,
+        IndexError,
+    ) as err:
+        raise LsfError(
+            f"cannot read checkpoint {p}: {str(err).splitlines()[0] if str(err) else err!r}; "
+            "the file is truncated, damaged or not a checkpoint"
+        ) from err
+    if not isinstance(data, dict):
+        raise LsfError(f"{p} holds a {type(data).__name__}, not a checkpoint dict")
+    return data
+
+
+def _int(value: object, default: int = -1) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def load_checkpoint(path: str | Path, stage: int | None = None) -> Checkpoint:
+    """Read a checkpoint of either stage (or only `stage`).
+
+    Args:
+        path: a `.ckpt` from `lsf-animation train` (best.ckpt, last.ckpt or model.ckpt).
+        stage: 1 or 2 to require that stage; None accepts both.
+
+    Raises:
+        LsfError: the file is missing or unreadable, not an lsf-animation checkpoint, from a
+            newer format version, with metadata of the wrong form, or of the other stage.
+    """
+    p = Path(path).expanduser()
+    data = read_checkpoint_dict(p)
+    meta = CheckpointMeta.from_dict(data.get("lsf"), str(p))
+    state = data.get("state_dict")
+    if not isinstance(state, dict):
+        raise LsfError(f"{p} has no model weights (state_dict)")
+    prefix = STATE_PREFIX[meta.stage]
+    weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    ckpt = Checkpoint(p, meta, weights, _int(data.get("epoch")), _int(data.get("global_step")))
+    if stage is not None:
+        ckpt.require_stage(stage)
+    return ckpt
+
+
+def save_checkpoint(
+    path: str | Path,
+    state_dict: Mapping[str, torch.Tensor],
+    meta: CheckpointMeta,
+    epoch: int = 0,
+    global_step: int = 0,
+) -> Path:
+    """Write an inference checkpoint (`model.ckpt` form) from a model's state dict.
+
+    Args:
+        state_dict: the stage's model weights (`MotionVQVAE` for stage 1, `LSFModel` for 2),
+            without prefix.
+        meta: the metadata; its stage decides the key prefix.
+
+    Written atomically: `path` is either absent or complete. Returns `path`.
+    """
+    prefix = STATE_PREFIX[meta.stage]
+    data = {
+        "state_dict": {prefix + k: v for k, v in state_dict.items()},
+        "epoch": epoch,
+        "global_step": global_step,
+        "lsf": meta.to_dict(),
+    }
+    with atomic_path(path, "the checkpoint") as tmp:
+        torch.save(data, tmp)
+    return Path(path)
+
+
+def write_model_file(source: str | Path, dest: str | Path) -> Path:
+    """Copy a training checkpoint without its optimizer and loop state (the inference file).
+
+    Written atomically, so `dest` is either absent or complete. Returns `dest`. The result loads
+    with `load_checkpoint` (not for resuming training).
+    """
+    data = read_checkpoint_dict(source)
+    keep = {k: data[k] for k in _MODEL_FILE_KEYS if k in data}
+    with atomic_path(dest, "the model file") as tmp:
+        torch.save(keep, tmp)
+    return Path(dest)
