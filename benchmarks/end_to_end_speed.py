@@ -4,7 +4,7 @@ The released HuBERT-base / emotion2vec-base weights are not on this machine, so 
 are random paper-size ones (same architecture, same cost), written to disk the way a user has
 them: HuBERT with `save_pretrained`, emotion2vec in the official fairseq checkpoint layout, and
 a random `paper`-preset stage-2 checkpoint (HIFB SIE-Encoder, prior, HuBERT's upper 10 layers
-as the motion backbone) written by `train.checkpoint` (`attach_metadata`, `write_model_file`).
+as the motion backbone) written by `lsf_animation.checkpoint.save_checkpoint`.
 The timed path is the user's: `Animator.from_checkpoint(model.ckpt)`, then `animate(file.wav)`
 (decode, windows, both encoders, backbone, SIE-Encoder, sampling, decoder, cross-fade; no
 video). Every length runs in a fresh process, so its peak RSS and its first call are its own.
@@ -62,11 +62,16 @@ def write_paper_checkpoint(folder: Path, seed: int = 0) -> PaperFiles:
     from lsf_animation.audio.data2vec import Data2VecAudioConfig, Data2VecAudioModel
     from lsf_animation.audio.emotion2vec import Emotion2vecExtractor
     from lsf_animation.audio.hubert import HubertExtractor
+    from lsf_animation.checkpoint import (
+        CheckpointMeta,
+        FeatureRecords,
+        save_checkpoint,
+    )
+    from lsf_animation.checkpoint.backbone import hubert_backbone
+    from lsf_animation.checkpoint.features import feature_record
     from lsf_animation.data.scalers import MinMaxScaler
     from lsf_animation.model.config import paper_config
     from lsf_animation.model.lsf import LSFModel
-    from lsf_animation.train.backbone import hubert_backbone
-    from lsf_animation.train.checkpoint import attach_metadata, write_model_file
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -86,37 +91,16 @@ def write_paper_checkpoint(folder: Path, seed: int = 0) -> PaperFiles:
         "motion": HubertExtractor(str(hubert_dir), frozen_only=True),
         "emotion": Emotion2vecExtractor(str(e2v_path)),
     }
-    features = {
-        role: {
-            "name": ex.name,
-            "options": options[role],
-            "fingerprint": ex.fingerprint(),
-            "dim": int(ex.dim),
-        }
-        for role, ex in extractors.items()
-    }
+    features = FeatureRecords(
+        **{role: feature_record(ex, options[role]) for role, ex in extractors.items()}
+    )
     backbone, backbone_spec = hubert_backbone(extractors["motion"])
     model = LSFModel(paper_config(), backbone).freeze_prior()
     scaler = MinMaxScaler.fit([np.random.default_rng(seed).normal(size=(100, 53)) * 0.3])
-    raw: dict = {
-        "state_dict": {"model." + k: v for k, v in model.state_dict().items()},
-        "epoch": 0,
-        "global_step": 0,
-        "optimizer_states": [],
-    }
-    meta = {
-        "train_config": {},
-        "scaler": scaler.to_dict(),
-        "identity_index": None,
-        "features": features,
-        "backbone": backbone_spec,
-        "data": {},
-        "prior": None,
-    }
-    attach_metadata(raw, 2, model.cfg, meta)
-    torch.save(raw, folder / "last.ckpt")
-    checkpoint = write_model_file(folder / "last.ckpt", folder / "model.ckpt")
-    (folder / "last.ckpt").unlink()
+    meta = CheckpointMeta(
+        scaler=scaler, features=features, backbone=backbone_spec, stage=2, model_config=model.cfg
+    )
+    checkpoint = save_checkpoint(folder / "model.ckpt", model.state_dict(), meta)
     return PaperFiles(checkpoint, hubert_dir, e2v_path)
 
 
@@ -142,8 +126,7 @@ def run_one(checkpoint: str, wav_path: str, sequential: bool) -> dict:
     import lsf_animation.audio.hubert  # noqa: F401
 
     t1 = time.perf_counter()
-    animator = api.Animator.from_checkpoint(checkpoint)
-    animator.parallel_streams = not sequential
+    animator = api.Animator.from_checkpoint(checkpoint, parallel_streams=not sequential)
     t2 = time.perf_counter()
     anim = animator.animate(wav_path, seed=0)
     t3 = time.perf_counter()
@@ -318,8 +301,7 @@ def model_alone(animator, seconds: float) -> tuple[float, float]:
 
     wav = speech(seconds)
     starts, frames = window_plan(num_output_frames(len(wav)), 500, 50)
-    feats = [animator._features(window_audio(wav, s, frames)) for s in starts]
-    animator.parallel_streams = False
+    feats = [animator.window_features(window_audio(wav, s, frames)) for s in starts]
     fronts = []
     for s in starts:  # the motion stream before the backbone
         fronts.append(
@@ -360,11 +342,13 @@ def gemm_gflops() -> float:
 
 def changes(files: PaperFiles, animator) -> list[list[str]]:
     """Each change: what, predicted, measured (A/B in this process)."""
-    from lsf_animation.audio import data2vec
+    from lsf_animation.api import Animator
+    from lsf_animation.audio import data2vec, data2vec_checkpoint
     from lsf_animation.audio.hubert import state_dict_digest
+    from lsf_animation.checkpoint import load_checkpoint
+    from lsf_animation.checkpoint.backbone import build_backbone
     from lsf_animation.inference import num_output_frames, window_audio, window_plan
-    from lsf_animation.model.loading import skip_weight_init
-    from lsf_animation.train.checkpoint import load_checkpoint
+    from lsf_animation.model.lsf import LSFModel
 
     rows = []
     wav_win = speech(WINDOW_S)
@@ -409,12 +393,11 @@ def changes(files: PaperFiles, animator) -> list[list[str]]:
     total = num_output_frames(len(wav60))
     legacy = legacy_window_starts(total, 500, 50)
     starts, frames = window_plan(total, 500, 50)
-    animator.parallel_streams = True
 
     def run(plan: list[tuple[int, int]]) -> Callable[[], None]:
         def go() -> None:
             for s, n in plan:
-                animator._features(window_audio(wav60, s, n))
+                animator.window_features(window_audio(wav60, s, n))
 
         return go
 
@@ -430,15 +413,10 @@ def changes(files: PaperFiles, animator) -> list[list[str]]:
         ]
     )
 
-    def streams(parallel: bool) -> Callable[[], None]:
-        def go() -> None:
-            animator.parallel_streams = parallel
-            animator._features(wav_win)
-
-        return go
-
-    seq, par = ab(streams(False), streams(True))
-    animator.parallel_streams = True
+    sequential = Animator(animator.checkpoint, parallel_streams=False)
+    seq, par = ab(
+        lambda: sequential.window_features(wav_win), lambda: animator.window_features(wav_win)
+    )
     rows.append(
         [
             "the two speech streams (HuBERT + backbone | emotion2vec) at once, 1 thread each, "
@@ -450,26 +428,22 @@ def changes(files: PaperFiles, animator) -> list[list[str]]:
 
     ckpt = load_checkpoint(files.checkpoint, stage=2)
 
-    def build(skip: bool) -> Callable[[], None]:
-        def go() -> None:
-            if skip:
-                with skip_weight_init():
-                    ckpt.build_model()
-            else:
-                ckpt.build_model()
+    def build_initialized() -> None:  # random init, then the weights copied in
+        model = LSFModel(ckpt.model_config, build_backbone(ckpt.meta.backbone))
+        model.load_state_dict(ckpt.state_dict)
 
-        return go
-
-    init_old, init_new = ab(build(False), build(True), 2)
+    init_old, init_new = ab(build_initialized, ckpt.build_model, 2)
 
     def e2v_legacy() -> None:
         obj = torch.load(files.emotion2vec, map_location="cpu", weights_only=True)
-        model = data2vec.Data2VecAudioModel(data2vec.infer_config(obj["model"]))
+        model = data2vec.Data2VecAudioModel(data2vec_checkpoint.infer_config(obj["model"]))
         model.load_state_dict(obj["model"])
 
     e2v_old, e2v_new = ab(
         e2v_legacy,
-        lambda: data2vec.build_from_state_dict(*data2vec.read_checkpoint(files.emotion2vec)),
+        lambda: data2vec_checkpoint.build_from_state_dict(
+            *data2vec_checkpoint.read_checkpoint(files.emotion2vec)
+        ),
         2,
     )
 
@@ -495,29 +469,20 @@ def changes(files: PaperFiles, animator) -> list[list[str]]:
     )
 
     def load_copy() -> None:
-        # the former train/checkpoint.py: the whole file read into memory, then copied into
-        # freshly built parameters
-        from lsf_animation.model.lsf import LSFModel
-        from lsf_animation.train.backbone import build_backbone
-        from lsf_animation.train.checkpoint import Checkpoint
-
+        # the whole file read into memory, then copied into parameters built without init
         data = torch.load(files.checkpoint, map_location="cpu", weights_only=True)
         sd = {k[6:]: v for k, v in data["state_dict"].items() if k.startswith("model.")}
-        meta = data["lsf"]
-        ck = Checkpoint(files.checkpoint, 2, meta, sd, 0, 0)
-        with skip_weight_init():
-            model = LSFModel(ck.model_config, build_backbone(meta.get("backbone")))
-        model.load_state_dict(sd, strict=True)
+        with torch.device("meta"):
+            model = LSFModel(ckpt.model_config, build_backbone(ckpt.meta.backbone))
+        model.to_empty(device="cpu").load_state_dict(sd, strict=True)
 
     def load_now() -> None:
-        ck = load_checkpoint(files.checkpoint, stage=2)
-        with skip_weight_init():
-            ck.build_model()
+        load_checkpoint(files.checkpoint, stage=2).build_model()
 
     ck_copy, ck_now = ab(load_copy, load_now, 2)
     rows.append(
         [
-            "train/checkpoint.py reads the stage-2 file memory-mapped (torch.load(mmap=True)) "
+            "checkpoint/files.py reads the stage-2 file memory-mapped (torch.load(mmap=True)) "
             "and loads it with load_state_dict(assign=True)",
             "-1 to -3 s of the first call (no 390 MB read into fresh memory and copied again)",
             f"read + build the paper model {ck_copy:.2f} s -> {ck_now:.2f} s",
@@ -730,8 +695,8 @@ def report(runs: dict, first_calls: list[float], seq60: dict, inproc: dict, load
     lines = [
         "`paper` preset with random paper-size encoders (HuBERT-base saved with "
         "`save_pretrained`, emotion2vec-base in the official checkpoint layout, a random "
-        "paper-preset stage-2 checkpoint written by `train.checkpoint`): the user's path, "
-        "`Animator.from_checkpoint(model.ckpt)` then `animate(file.wav)` (decode, 20 s windows "
+        "paper-preset stage-2 checkpoint written by `checkpoint.save_checkpoint`): the user's "
+        "path, `Animator.from_checkpoint(model.ckpt)` then `animate(file.wav)` (decode, 20 s windows "
         "with 2 s overlap, both encoders, HuBERT's upper layers, SIE-Encoder, sampling, decoder, "
         "cross-fade; no video), each length in fresh processes (the fastest of "
         f"{REPEATS[10]} at 10 s and {REPEATS[60]} at 60 s is shown), {inproc['threads']} torch "

@@ -26,10 +26,11 @@ from lsf_animation.audio.data2vec import Data2VecAudioConfig, Data2VecAudioModel
 from lsf_animation.audio.emotion2vec import layer_normalize
 from lsf_animation.audio.features import num_frames_50hz
 from lsf_animation.audio.hubert import normalize_waveform, split_hubert
+from lsf_animation.checkpoint import CheckpointMeta
+from lsf_animation.checkpoint.backbone import HubertUpperLayers
 from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.model.config import paper_config
 from lsf_animation.model.lsf import LSFModel
-from lsf_animation.checkpoint.backbone import HubertUpperLayers
 from lsf_animation.train.config import Stage2Section
 from lsf_animation.train.stage2 import Stage2Module
 from record import markdown_table, record
@@ -41,7 +42,8 @@ def build(device: torch.device):
     front, upper = split_hubert(hubert, 2)
     emotion2vec = Data2VecAudioModel(Data2VecAudioConfig()).eval().requires_grad_(False)
     model = LSFModel(paper_config("hifb"), HubertUpperLayers(upper)).freeze_prior()
-    module = Stage2Module(model, Stage2Section(), {"scaler": MinMaxScaler.release().to_dict()})
+    meta = CheckpointMeta(scaler=MinMaxScaler.release(), stage=2, model_config=model.cfg)
+    module = Stage2Module(model, Stage2Section(), meta)
     module.to(device).train()
     return front.to(device).eval(), emotion2vec.to(device), module
 

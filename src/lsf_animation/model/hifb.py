@@ -53,8 +53,8 @@ class FusionBlock(nn.Module):
 class HIFB(nn.Module):
     """Motion and emotion streams (B, T, d) each, mask (B, T) -> final motion stream (B, T, d).
 
-    `pair_mode` selects the exact O(T) pair attention ("factorized", default) or the O(T^2)
-    reference ("naive"); both compute the same function.
+    `forward(..., pair_mode=)` selects the exact O(T) pair attention ("factorized", default) or
+    the O(T^2) reference ("naive"); both compute the same function.
     """
 
     def __init__(self, cfg: SIEConfig) -> None:
@@ -74,18 +74,16 @@ class HIFB(nn.Module):
             FusionBlock(d, cfg.num_heads, cfg.fusion_mlp_dim, cfg.dropout)
             for _ in range(cfg.num_layers)
         )
-        self.pair_mode = "factorized"
 
     def forward(
         self,
         motion: torch.Tensor,
         emotion: torch.Tensor,
         mask: torch.Tensor | None = None,
-        pair_mode: str | None = None,
+        pair_mode: str = "factorized",
     ) -> torch.Tensor:
-        mode = pair_mode or self.pair_mode
-        if mode not in PAIR_MODES:
-            raise ValueError(f"pair_mode must be one of {PAIR_MODES}, got {mode!r}")
+        if pair_mode not in PAIR_MODES:
+            raise ValueError(f"pair_mode must be one of {PAIR_MODES}, got {pair_mode!r}")
         b, n = motion.shape[0], self.num_tokens
         tokens = self.tokens.unsqueeze(0).expand(b, -1, -1)
         key_mask = None
@@ -99,5 +97,5 @@ class HIFB(nn.Module):
             if layer == last:
                 break  # the rest of the layer cannot affect the returned motion stream
             emotion = emotion_block(torch.cat((tokens, emotion), dim=1), key_mask)[:, n:]
-            tokens = fusion_block(tokens, motion, emotion, mask, mode)
+            tokens = fusion_block(tokens, motion, emotion, mask, pair_mode)
         return motion
