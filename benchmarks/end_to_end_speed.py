@@ -697,8 +697,8 @@ def report(runs: dict, first_calls: list[float], seq60: dict, inproc: dict, load
         "`save_pretrained`, emotion2vec-base in the official checkpoint layout, a random "
         "paper-preset stage-2 checkpoint written by `checkpoint.save_checkpoint`): the user's "
         "path, `Animator.from_checkpoint(model.ckpt)` then `animate(file.wav)` (decode, 20 s "
-        "windows with 2 s overlap, both encoders, HuBERT's upper layers, SIE-Encoder, sampling, decoder, "
-        "cross-fade; no video), each length in fresh processes (the fastest of "
+        "windows with 2 s overlap, both encoders, HuBERT's upper layers, SIE-Encoder, sampling, "
+        "decoder, cross-fade; no video), each length in fresh processes (the fastest of "
         f"{REPEATS[10]} at 10 s and {REPEATS[60]} at 60 s is shown), {inproc['threads']} torch "
         f"threads. Load average when the run started: {load_avg:.2f}. LibriVox speech tiled to "
         "each length.",
