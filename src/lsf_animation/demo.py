@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -43,6 +44,16 @@ DEMO_SCRIPT: tuple[tuple[str, int, int], ...] = (
 DEMO_SAMPLES = 3
 
 
+class ScriptLine(TypedDict):
+    """One sentence of the demo (script.json): its emotion, level, text and times (s)."""
+
+    emotion: str
+    level: int
+    text: str
+    start_s: float
+    stop_s: float
+
+
 @dataclass(frozen=True)
 class DemoSpeech:
     """The demo's speech and the motion the synthetic speaker's face made while saying it.
@@ -59,13 +70,13 @@ class DemoSpeech:
     reference: np.ndarray
     shape: np.ndarray
     subject: str
-    lines: list[dict[str, object]]
+    lines: list[ScriptLine]
 
 
 def demo_speech(script: tuple[tuple[str, int, int], ...] = DEMO_SCRIPT) -> DemoSpeech:
     """Synthesize `script` with the demo speaker, one sentence after another."""
     speaker = make_speakers(max(3, DEMO_SPEAKER_INDEX + 1), DEMO_SEED)[DEMO_SPEAKER_INDEX]
-    audio, motion, lines = [], [], []
+    audio, motion, lines = [], [], list[ScriptLine]()
     start = 0.0
     for i, (emotion, level, sentence) in enumerate(script):
         rng = np.random.default_rng([DEMO_SEED, 7, i])
@@ -94,7 +105,7 @@ def animate_lines(animator: Animator, speech: DemoSpeech, samples: int, seed: in
     speech, (samples, T, 53)."""
     parts = []
     for i, line in enumerate(speech.lines):
-        a, b = round(float(line["start_s"]) * FPS), round(float(line["stop_s"]) * FPS)
+        a, b = round(line["start_s"] * FPS), round(line["stop_s"] * FPS)
         piece = speech.audio[a * SAMPLES_PER_FRAME : b * SAMPLES_PER_FRAME]
         result = animator.animate(piece, shape=speech.shape, num_samples=samples, seed=seed + i)
         parts.append(result.motion)

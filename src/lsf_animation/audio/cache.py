@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from lsf_animation.audio.features import FeatureExtractor, check_features
+from lsf_animation.audio.load import load_audio
 from lsf_animation.errors import LsfError
+from lsf_animation.io.atomic import atomic_path
 
 MAGIC = b"LSFFEAT1\n"
 SUFFIX = ".feat"
@@ -83,17 +84,10 @@ def write_entry(path: Path, feats: np.ndarray, **meta: object) -> None:
         "sha256": hashlib.sha256(payload).hexdigest(),
         **meta,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC)
-            f.write(json.dumps(header, sort_keys=True).encode() + b"\n")
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(MAGIC)
+        f.write(json.dumps(header, sort_keys=True).encode() + b"\n")
+        f.write(payload)
 
 
 def read_entry(path: Path) -> np.ndarray | None:
@@ -182,9 +176,7 @@ class FeatureCache:
         cached = read_entry(entry)
         if cached is not None:
             return cached
-        if load is None:
-            from lsf_animation.audio.load import load_audio as load
-        wav = load(path)
+        wav = (load or load_audio)(path)
         return self._compute_and_store(extractor, wav, entry, source=str(path))
 
     def get_or_compute_samples(self, extractor: FeatureExtractor, wav: np.ndarray) -> np.ndarray:

@@ -126,10 +126,9 @@ class ConvFeatureEncoder(nn.Module):
         out = []
         for clip in wav:
             rows = clip[:, None]  # (N, 1)
-            for conv, _, norm, act in self.conv_layers:
+            for conv, ln in self._conv_norms():
                 rows = _conv_rows(rows, conv.weight, conv.stride[0])
-                ln = norm[1]
-                rows = act(F.layer_norm(rows, rows.shape[-1:], ln.weight, ln.bias, ln.eps))
+                rows = F.gelu(F.layer_norm(rows, rows.shape[-1:], ln.weight, ln.bias, ln.eps))
             out.append(rows)
         return torch.stack(out).transpose(1, 2)
 
@@ -137,9 +136,21 @@ class ConvFeatureEncoder(nn.Module):
     def receptive_field(self) -> int:
         """Samples one output frame sees (400 for the standard stack: 25 ms at 16 kHz)."""
         field = 1
-        for conv, *_ in reversed(self.conv_layers):
+        for conv, _ in reversed(self._conv_norms()):
             field = (field - 1) * conv.stride[0] + conv.kernel_size[0]
         return field
+
+    def _conv_norms(self) -> list[tuple[nn.Conv1d, nn.LayerNorm]]:
+        """Each layer's convolution and LayerNorm (its GELU is F.gelu)."""
+        pairs = []
+        for layer in self.conv_layers:
+            assert isinstance(layer, nn.Sequential)
+            conv, channel_norm = layer[0], layer[2]
+            assert isinstance(channel_norm, nn.Sequential)
+            norm = channel_norm[1]
+            assert isinstance(conv, nn.Conv1d) and isinstance(norm, nn.LayerNorm)
+            pairs.append((conv, norm))
+        return pairs
 
 
 def _conv_rows(rows: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
@@ -279,8 +290,14 @@ class Data2VecAudioModel(nn.Module):
         self.modality_encoders = nn.ModuleDict({"AUDIO": AudioModalityEncoder(cfg)})
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
 
-    def _layer_biases(self, length: int, dtype: torch.dtype) -> list[torch.Tensor | None]:
+    @property
+    def audio_encoder(self) -> AudioModalityEncoder:
         enc = self.modality_encoders["AUDIO"]
+        assert isinstance(enc, AudioModalityEncoder)
+        return enc
+
+    def _layer_biases(self, length: int, dtype: torch.dtype) -> list[torch.Tensor | None]:
+        enc = self.audio_encoder
         n_layers = self.cfg.prenet_depth + self.cfg.depth
         if enc.alibi_scale is None:
             return [None] * n_layers
@@ -293,7 +310,7 @@ class Data2VecAudioModel(nn.Module):
         return biases * n_layers if len(biases) == 1 else list(biases)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        enc = self.modality_encoders["AUDIO"]
+        enc = self.audio_encoder
         x = enc.project_features(enc.local_encoder(wav))  # (B, T, D)
         x = x + enc.relative_positional_encoder(x)
         biases = self._layer_biases(x.shape[1], x.dtype)

@@ -113,7 +113,7 @@ def _count(state: Mapping[str, Any], fmt: str, start: int = 0) -> int:
     return n - start
 
 
-def _describe(value: Any) -> str:
+def _describe(value: object) -> str:
     return str(tuple(value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
 
 

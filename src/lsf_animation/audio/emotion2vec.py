@@ -43,7 +43,7 @@ def load_emotion2vec(path: str | os.PathLike[str]) -> Data2VecAudioModel:
         LsfError: the file is missing or not a checkpoint, or its keys or shapes do not match the
             emotion2vec layout (the message lists the offending keys).
     """
-    state, cfg = read_checkpoint(path)
+    state, cfg = read_checkpoint(Path(path))
     return build_from_state_dict(state, cfg, source=f"emotion2vec checkpoint {path}")
 
 

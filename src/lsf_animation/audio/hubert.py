@@ -97,7 +97,7 @@ def normalize_waveform(wav: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     return (wav - mean) / torch.sqrt(var + eps)
 
 
-def _layer_output(out: Any) -> torch.Tensor:
+def _layer_output(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
     # transformers 5 returns the hidden states; 4.x returned a tuple (hidden_states, ...).
     return out[0] if isinstance(out, tuple) else out
 

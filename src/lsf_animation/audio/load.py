@@ -202,8 +202,8 @@ def _decode_pyav(p: Path) -> tuple[np.ndarray, int]:
     with container:
         streams = container.streams.audio
         if not streams:
-            kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-            raise _NoAudioStream(f"streams: {', '.join(str(k) for k in kinds)}")
+            kinds = sorted({str(s.type) for s in container.streams}) or ["no streams"]
+            raise _NoAudioStream(f"streams: {', '.join(kinds)}")
         stream = streams[0]
         rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         channels = int(stream.codec_context.channels or 0) or None

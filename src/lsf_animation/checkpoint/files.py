@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,6 +26,10 @@ from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.errors import LsfError
 from lsf_animation.io.atomic import atomic_path
 from lsf_animation.model.config import ModelConfig
+
+if TYPE_CHECKING:
+    from lsf_animation.model.lsf import LSFModel
+    from lsf_animation.model.vqvae import MotionVQVAE
 
 STATE_PREFIX = {1: "vqvae.", 2: "model."}
 """Lightning-module attribute holding each stage's model: the prefix of its state-dict keys."""
@@ -88,13 +92,13 @@ class Checkpoint:
             )
         return self
 
-    def build_prior(self) -> torch.nn.Module:
+    def build_prior(self) -> MotionVQVAE:
         """The `MotionVQVAE` with its trained weights, in eval mode."""
         from lsf_animation.checkpoint.build import build_prior
 
         return build_prior(self)
 
-    def build_model(self) -> torch.nn.Module:
+    def build_model(self) -> LSFModel:
         """The whole `LSFModel` (stage 2 only) with its weights, prior frozen, in eval mode."""
         from lsf_animation.checkpoint.build import build_model
 

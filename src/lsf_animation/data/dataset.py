@@ -345,8 +345,9 @@ def collate_clips(items: Sequence[ClipItem]) -> ClipBatch:
         "start": torch.tensor([int(it.get("start", 0)) for it in items], dtype=torch.int64),
         "shape": torch.from_numpy(np.stack([np.asarray(it["shape"]) for it in items])).float(),
         "labels": {
-            name: torch.tensor([int(it["labels"][name]) for it in items], dtype=torch.int64)
-            for name in items[0]["labels"]
+            "identity": torch.tensor([it["labels"]["identity"] for it in items]),
+            "emotion": torch.tensor([it["labels"]["emotion"] for it in items]),
+            "intensity": torch.tensor([it["labels"]["intensity"] for it in items]),
         },
     }
     feature_keys = [f"{role}_features" for role in FEATURE_ROLES if f"{role}_features" in items[0]]

@@ -65,8 +65,8 @@ def _check_region(indices: np.ndarray, name: str, num_vertices: int | None = Non
 
 
 def _check_sequence(
-    pred: np.ndarray, gt: np.ndarray, template: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    pred: np.ndarray, gt: np.ndarray, template: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pred = _check_vertices(pred, "pred", 4, "(K samples, T frames, V vertices, 3)")
     gt = _check_vertices(gt, "gt", 3, "(T frames, V vertices, 3)")
     if pred.shape[1:] != gt.shape:
@@ -74,12 +74,11 @@ def _check_sequence(
             f"pred {pred.shape} and gt {gt.shape} disagree: pred must be (K, T, V, 3) with the "
             "ground truth's T frames and V vertices"
         )
-    if template is not None:
-        template = _check_vertices(template, "template", 2, "(V vertices, 3)")
-        if template.shape[0] != gt.shape[1]:
-            raise LsfError(
-                f"template has {template.shape[0]} vertices but the sequence has {gt.shape[1]}"
-            )
+    template = _check_vertices(template, "template", 2, "(V vertices, 3)")
+    if template.shape[0] != gt.shape[1]:
+        raise LsfError(
+            f"template has {template.shape[0]} vertices but the sequence has {gt.shape[1]}"
+        )
     return pred, gt, template
 
 
@@ -259,7 +258,8 @@ class MetricAccumulator:
         if self.num_sequences == 0:
             raise LsfError("no sequences were added to the metric accumulator; the split is empty")
         frames, sequences = self.num_frames, self.num_sequences
-        diversity = self._sum_diversity / sequences if self._num_samples >= 2 else float("nan")
+        pairs = self._num_samples is not None and self._num_samples >= 2
+        diversity = self._sum_diversity / sequences if pairs else float("nan")
         return {
             "mve_m": self._sum_mve / frames,
             "lve_m2": self._sum_lve / frames,

@@ -13,10 +13,13 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsf_animation.errors import LsfError
 from lsf_animation.eval.metrics import to_millimetres
+
+if TYPE_CHECKING:
+    from lsf_animation.eval.run import EvalResult, EvalSettings
 
 #: (key, label, power of ten the paper scales the column by), in the paper's column order.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -68,7 +71,7 @@ def mm_cells(metrics: dict[str, float]) -> list[str]:
     return [_fmt(mm[_mm_key(k)]) for k, _, _ in COLUMNS]
 
 
-def table1_markdown(result: Any, settings: Any) -> str:
+def table1_markdown(result: EvalResult, settings: EvalSettings) -> str:
     """Table 1 of one model: the paper's scaling, mm / mm², then the per-emotion breakdown."""
     o = result.overall
     head = (
@@ -88,7 +91,7 @@ def table1_markdown(result: Any, settings: Any) -> str:
     )
 
 
-def table2_markdown(results: Sequence[Any]) -> str:
+def table2_markdown(results: Sequence[EvalResult]) -> str:
     """Table 2: one row per checkpoint, in the paper's scaling and in mm / mm²."""
     paper = _table(
         ["Variant", *paper_header()], [[r.name, *paper_cells(r.overall)] for r in results]
@@ -125,7 +128,9 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def write_tables(results: Sequence[Any], settings: Any, out_dir: str | Path) -> dict[str, Path]:
+def write_tables(
+    results: Sequence[EvalResult], settings: EvalSettings, out_dir: str | Path
+) -> dict[str, Path]:
     """Write table1.md/.csv (first result), table2.md/.csv (with more than one) and
     metrics.json into `out_dir`; returns role -> path."""
     out = Path(out_dir).expanduser()

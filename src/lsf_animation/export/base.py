@@ -73,7 +73,7 @@ class FileExporter(Exporter):
         write: `write(path)` writes the file.
     """
 
-    def __init__(self, role: str, name: str, write: Callable[[Path], None]) -> None:
+    def __init__(self, role: str, name: str, write: Callable[[Path], object]) -> None:
         self.role, self.name, self._write = role, name, write
 
     def outputs(self) -> dict[str, str]:

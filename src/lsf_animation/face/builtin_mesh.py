@@ -199,15 +199,15 @@ def _uv_sphere(
     rings: polar angles of the rings between the poles; cols: vertices per ring.
     Vertex 0 is the front pole (+z), then rings, then the back pole.
     """
-    rings = np.asarray(rings)
+    polar = np.asarray(rings)
     az = 2.0 * np.pi * np.arange(cols) / cols
-    s = np.sin(rings)[:, None]
+    s = np.sin(polar)[:, None]
     ring_pts = np.stack(
-        [s * np.cos(az), s * np.sin(az), np.cos(rings)[:, None] * np.ones_like(az)], axis=-1
+        [s * np.cos(az), s * np.sin(az), np.cos(polar)[:, None] * np.ones_like(az)], axis=-1
     ).reshape(-1, 3)
     pts = np.concatenate([[[0.0, 0.0, 1.0]], ring_pts, [[0.0, 0.0, -1.0]]])
     angle = np.concatenate([[0.0], np.repeat(rings, cols), [np.pi]])
-    n, m = cols, len(rings)
+    n, m = cols, len(polar)
     faces = []
     ring = lambda r, c: 1 + r * n + (c % n)  # noqa: E731
     for c in range(n):

@@ -59,6 +59,16 @@ class FlameLayer(nn.Module):
     runs as contiguous elementwise passes; `forward` returns the usual (B, V, 3).
     """
 
+    # buffers (registered in __init__)
+    v_template: torch.Tensor
+    shapedirs: torch.Tensor
+    posedirs_exprdirs: torch.Tensor
+    joints_template: torch.Tensor
+    joints_shapedirs: torch.Tensor
+    joints_exprdirs: torch.Tensor
+    weights_t: torch.Tensor
+    faces: torch.Tensor
+
     def __init__(self, face: FaceModel, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         if dtype not in (torch.float32, torch.float64):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import scipy.sparse
@@ -77,9 +77,10 @@ class ChumpyStandIn(StandIn):
         if "a" in state:
             a = _evaluate(state["a"])
             if kind == "Reshape":
-                return a.reshape(state["newshape"])
+                return a.reshape(cast(tuple[int, ...], state["newshape"]))
             if kind == "transpose":
-                return np.ascontiguousarray(np.transpose(a, axes=state.get("axes")))
+                axes = cast(tuple[int, ...] | None, state.get("axes"))
+                return np.ascontiguousarray(np.transpose(a, axes=axes))
             if kind == "Select":
                 picked = a.ravel()[np.asarray(state["idxs"])]
                 shape = state.get("preferred_shape")

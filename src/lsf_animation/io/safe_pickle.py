@@ -155,7 +155,7 @@ def allowed_global(
         if name == "_reconstructor":
             return _reconstructor
         if name == "__newobj__":
-            return copyreg.__newobj__
+            return copyreg.__newobj__  # type: ignore[attr-defined]
         return None
     if module == "_codecs" and name == "encode":  # how Python 2 pickles store byte strings
         return _codecs.encode

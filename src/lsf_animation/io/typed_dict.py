@@ -86,9 +86,10 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
         if value in args:
             return value
         raise LsfError(f"{source}: {key} must be one of {list(args)}, got {value!r}")
-    if isinstance(tp, type) and callable(getattr(tp, "from_dict", None)):
+    load = getattr(tp, "from_dict", None) if isinstance(tp, type) else None
+    if callable(load):
         try:  # a type that loads (and validates) itself from its stored form
-            return tp.from_dict(value)
+            return load(value)
         except LsfError as err:
             raise LsfError(f"{source}: {key}: {err}") from err
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):

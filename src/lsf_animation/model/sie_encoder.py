@@ -209,7 +209,11 @@ class SIEEncoder(nn.Module):
         mask25 = None if bool((lengths == t).all()) else lengths_to_mask(lengths, t)
 
         motion = pair_frames(motion_features, t)
-        emotion = pair_frames(emotion_features, t) if self.uses_emotion_features else None
+        emotion = None
+        if self.uses_emotion_features:
+            if emotion_features is None:
+                raise LsfError(f"variant {self.cfg.variant} reads the emotion stream: give it")
+            emotion = pair_frames(emotion_features, t)
         style = self._style(shape, emotion, mask25, labels, b)
         m = self.motion_input(motion, style, mask25)
         e = None

@@ -298,7 +298,7 @@ class MeshRenderer:
         self.lighting = lighting or Lighting()
         self.cull_backfaces = cull_backfaces
         self._dirs, self._params = self.lighting.arrays()
-        self._background = srgb_to_linear(background).astype(np.float32)
+        self._background = srgb_to_linear(np.asarray(background)).astype(np.float32)
         self.threads = threads if threads is not None else available_cores()
         self._normals: VertexNormals | None = None
         self._albedo: np.ndarray | None = None

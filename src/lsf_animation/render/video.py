@@ -181,6 +181,11 @@ def write_mp4(
     return path
 
 
+def _seconds(packet: av.Packet) -> Fraction:
+    """A muxed packet's presentation time in seconds."""
+    return (packet.pts or 0) * (packet.time_base or Fraction(1))
+
+
 def _write_video(
     container: av.container.OutputContainer,
     vstream: av.video.stream.VideoStream,
@@ -202,7 +207,7 @@ def _write_video(
         for packet in packets:
             if packet.dts is not None and packet.time_base is not None:
                 now = packet.dts * packet.time_base
-                while audio_packets and audio_packets[0].pts * audio_packets[0].time_base <= now:
+                while audio_packets and _seconds(audio_packets[0]) <= now:
                     container.mux(audio_packets.popleft())
             container.mux(packet)
 
@@ -210,8 +215,9 @@ def _write_video(
         for frame in frames:
             if num_frames is not None and count >= num_frames:
                 break
-            image = _even_frame(frame, count, size)
-            size = size or tuple(np.asarray(frame).shape[:2])  # type: ignore[assignment]
+            raw = np.asarray(frame)
+            image = _even_frame(raw, count, size)
+            size = size or (raw.shape[0], raw.shape[1])
             vframe = av.VideoFrame.from_ndarray(image, format="rgb24")
             vframe.pts = count
             mux(vstream.encode(vframe))

@@ -259,7 +259,7 @@ class TrainConfig:
         """Inverse of `to_dict`; unknown keys and bad types raise LsfError naming `source`."""
         return from_dict(cls, d, source).validate()
 
-    def model_config(self, motion_dim: int, emotion_dim: int | None) -> ModelConfig:
+    def model_config(self, motion_dim: int | None, emotion_dim: int | None) -> ModelConfig:
         """The `ModelConfig` of this run: the preset, the variant, the overrides and the
         extractors' feature sizes."""
         base = preset(self.model.preset, self.model.variant).to_dict()

@@ -23,14 +23,9 @@ def make_optimizer(
     params = list(params)
     if not params:
         raise LsfError("nothing to train: the model has no parameters that require gradients")
-    kwargs = {
-        "lr": stage.lr,
-        "betas": tuple(stage.betas),
-        "eps": stage.eps,
-        "weight_decay": stage.weight_decay,
-    }
+    lr, betas, eps, decay = stage.lr, stage.betas, stage.eps, stage.weight_decay
     if stage.optimizer == "adamw":
-        return torch.optim.AdamW(params, **kwargs)
+        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=decay)
     if stage.optimizer == "adam":
-        return torch.optim.Adam(params, **kwargs)
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=decay)
     raise LsfError(f"unknown optimizer {stage.optimizer!r}; use adam or adamw")

@@ -18,7 +18,7 @@ import lightning as L
 import torch
 
 from lsf_animation.checkpoint.metadata import CheckpointMeta
-from lsf_animation.data.dataset import motion_batch
+from lsf_animation.data.dataset import ClipBatch, motion_batch
 from lsf_animation.model.losses import vqvae_loss
 from lsf_animation.model.quantizer import usage_statistics
 from lsf_animation.model.vqvae import MotionVQVAE
@@ -41,6 +41,9 @@ class Stage1Module(L.LightningModule):
             config among it.
         stage: the stage-1 optimizer and stopping settings.
     """
+
+    codebook_initialized: torch.Tensor  # buffers (registered in __init__)
+    _epoch_counts: torch.Tensor
 
     def __init__(self, meta: CheckpointMeta, stage: Stage1Section) -> None:
         super().__init__()
@@ -72,7 +75,7 @@ class Stage1Module(L.LightningModule):
         self._broadcast_codebook()
         self.codebook_initialized.fill_(True)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor:
         motion, mask = motion_batch(batch)
         if not bool(self.codebook_initialized):
             self._init_codebook(motion, mask)
@@ -100,7 +103,7 @@ class Stage1Module(L.LightningModule):
         self._epoch_counts.zero_()
         self._last_latent = None
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def validation_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor:
         motion, mask = motion_batch(batch)
         out = self.vqvae(motion, mask)
         losses = vqvae_loss(out, motion, mask, self.model_config.vqvae)

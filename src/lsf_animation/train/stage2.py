@@ -16,7 +16,7 @@ import lightning as L
 import torch
 
 from lsf_animation.checkpoint.metadata import CheckpointMeta
-from lsf_animation.data.dataset import motion_batch, speech_batch
+from lsf_animation.data.dataset import ClipBatch, motion_batch, speech_batch
 from lsf_animation.model.losses import sie_loss
 from lsf_animation.model.lsf import LSFModel
 from lsf_animation.train.config import Stage2Section
@@ -43,7 +43,7 @@ class Stage2Module(L.LightningModule):
         self.stage = stage
         self.meta = meta
 
-    def forward(self, batch: dict[str, Any]):
+    def forward(self, batch: ClipBatch):
         motion_features, emotion_features, mask50 = speech_batch(
             batch, self.model.sie.uses_emotion_features
         )
@@ -56,7 +56,7 @@ class Stage2Module(L.LightningModule):
             num_frames=batch["num_frames"],
         )
 
-    def _losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def _losses(self, batch: ClipBatch) -> dict[str, torch.Tensor]:
         motion, _ = motion_batch(batch)
         out = self(batch)
         t = out.motion.shape[1]
@@ -64,12 +64,12 @@ class Stage2Module(L.LightningModule):
         cfg = self.model.cfg
         return sie_loss(out, motion, target, cfg.sie, cfg.vqvae.num_expression)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor:
         losses = self._losses(batch)
         log_losses(self, "train", losses, _TERMS, batch["motion"].shape[0])
         return losses["loss"]
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def validation_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor:
         losses = self._losses(batch)
         log_losses(self, "val", losses, _TERMS, batch["motion"].shape[0])
         return losses["loss"]

@@ -16,10 +16,10 @@ deterministic. Several devices or machines go through Lightning's DDP (`devices`
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 import torch
@@ -28,7 +28,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from torch.utils.data import DataLoader, Dataset
 
 from lsf_animation.checkpoint.files import write_model_file
-from lsf_animation.data.dataset import collate_clips
+from lsf_animation.data.dataset import ClipBatch, ClipItem, collate_clips
 from lsf_animation.train.config import StageSection, TrainConfig
 from lsf_animation.train.data import Echo, stderr_echo
 
@@ -67,7 +67,7 @@ class ClipDataModule(L.LightningDataModule):
         val: Dataset,
         batch_size: int,
         num_workers: int = 0,
-        collate: Callable[[list[Any]], Any] = collate_clips,
+        collate: Callable[[Sequence[ClipItem]], ClipBatch] = collate_clips,
     ) -> None:
         super().__init__()
         self.train_set, self.val_set = train, val
@@ -101,14 +101,7 @@ class _CropEpoch(Callback):
 
 
 def _tensorboard_available() -> bool:
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        try:
-            import tensorboardX  # noqa: F401
-        except ImportError:
-            return False
-    return True
+    return any(importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX"))
 
 
 def _deterministic(cfg: TrainConfig) -> bool | str:
@@ -170,8 +163,9 @@ def build_trainer(
 
 
 def _finish(trainer: L.Trainer, stage: int, out_dir: Path, echo: Echo) -> StageResult:
-    ckpt_cb = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
-    stop = next(c for c in trainer.callbacks if isinstance(c, EarlyStopping))
+    callbacks: list[Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    ckpt_cb = next(c for c in callbacks if isinstance(c, ModelCheckpoint))
+    stop = next(c for c in callbacks if isinstance(c, EarlyStopping))
     best = Path(ckpt_cb.best_model_path) if ckpt_cb.best_model_path else None
     last = out_dir / "checkpoints" / "last.ckpt"
     model_file = None

@@ -158,7 +158,7 @@ class Synthesizer:
         self._callback = _CALLBACK(self._on_audio)  # kept alive: the library holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
 
-    def _on_audio(self, wav, num_samples: int, events) -> int:  # type: ignore[no-untyped-def]
+    def _on_audio(self, wav, num_samples: int, events) -> int:
         if wav and num_samples > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(num_samples,)).copy())
         i = 0
