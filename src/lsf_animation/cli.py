@@ -1,4 +1,9 @@
-"""The `lsf-animation` command. Each subcommand is a thin wrapper over the library."""
+"""The `lsf-animation` command. Each subcommand is a thin wrapper over the library.
+
+One module for one concept (the command line: its options, help texts and how errors are
+printed), hence its length. Errors: an `LsfError` anywhere is printed as one line on stderr and
+exits with code 2; anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """One training clip of 3DMEAD: where its motion and audio are, its labels, and how to read it.
 
-Two on-disk forms are read (SPEC §3):
+Two on-disk forms are read (docs/specification.md §3):
 
 - "mead": EMOTE's EMICA reconstructions, one `shape_pose_cam.hdf5` per clip with datasets
   `shape (1,T,300)`, `exp (1,T,100)`, `jaw (1,T,3)` (also `global_pose`, `cam`, unused), and

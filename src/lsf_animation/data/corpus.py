@@ -19,7 +19,8 @@ mismatches (audio duration × 25 fps vs motion frames differing by more than
 `max(max_frame_diff, max_relative_diff × frames)`, default 2 frames and 4 %). `Corpus.clips` holds
 only the clean clips; a problem keeps its `Clip` when one could be built, so a caller can still
 choose to use it. Durations come from the audio headers (no decoding) and frame counts from the
-motion headers, so a scan costs a few file opens per clip.
+motion headers, so a scan costs a few file opens per clip. One module for one concept (finding
+and checking a corpus's clips, in both layouts), hence its length.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ read from the feature cache (`lsf-animation extract` fills it; training never ru
 encoders). Batches pad to the longest clip with boolean masks (True = valid, valid frames first,
 as in `lsf_animation.model`).
 
-Length alignment (SPEC §2): features are at 50 Hz, motion at 25 fps, and both come from the same
-audio, but the audio and the reconstruction rarely have exactly 2:1 lengths. Each item is cut to
-`T = min(motion frames, feature frames // 2)` motion frames and `2T` feature frames: the streams
-are trimmed to an even length of at most twice the motion, and when the features are shorter than
-that, the motion is trimmed to floor(T50 / 2). Every feature stream of an item gets the same
+Length alignment (docs/specification.md §2): features are at 50 Hz, motion at 25 fps, and both come
+from the same audio, but the audio and the reconstruction rarely have exactly 2:1 lengths. Each item
+is cut to `T = min(motion frames, feature frames // 2)` motion frames and `2T` feature frames: the
+streams are trimmed to an even length of at most twice the motion, and when the features are shorter
+than that, the motion is trimmed to floor(T50 / 2). Every feature stream of an item gets the same
 length (the shortest stream decides), so one 50 Hz mask serves them all.
 
 Random crops (`crop=N`): a clip longer than N motion frames is cut to a window of N frames starting

@@ -1,4 +1,5 @@
-"""Per-dimension min-max scaling of motion to [0, 1] (SPEC §2), stored in checkpoints.
+"""Per-dimension min-max scaling of motion to [0, 1] (docs/specification.md §2), stored in
+checkpoints.
 
 `transform(x) = (x - min) / (max - min)` per dimension, fitted on the training motion. A dimension
 that is constant in the training data (max - min below `EPS`) gets a range of 1, so it maps to

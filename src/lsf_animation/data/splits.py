@@ -1,4 +1,4 @@
-"""Train/val/test splits of 3DMEAD (SPEC §3).
+"""Train/val/test splits of 3DMEAD (docs/specification.md §3).
 
 Split names:
 

@@ -1,4 +1,5 @@
-"""Vertex-space metrics of SPEC §4 (ProbTalk3D's definitions), as pure functions on numpy arrays.
+"""Vertex-space metrics (docs/specification.md §4, ProbTalk3D's definitions) as pure functions on
+numpy arrays.
 
 Conventions, shared by every function here:
 

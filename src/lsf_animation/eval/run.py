@@ -2,8 +2,8 @@
 
 For every clip of one part of the checkpoint's split (the test speakers by default), a stage-2
 checkpoint draws K motions from the clip's cached speech features; prediction and ground truth
-are turned into vertices with the face model (SPEC §4: the 50 expression coefficients padded
-with zeros, the jaw as given, every other pose zero) and added to
+are turned into vertices with the face model (docs/specification.md §4: the 50 expression
+coefficients padded with zeros, the jaw as given, every other pose zero) and added to
 `eval.metrics.MetricAccumulator`s, one per emotion; the overall result pools them exactly
 (frame-weighted MVE/LVE/MEE/CE, sequence-weighted FDD/|FDD|/Diversity).
 

@@ -1,7 +1,8 @@
 """Identity (shape) and expression directions of the built-in face.
 
 Both are displacement fields over the template, in metres per unit coefficient, FLAME-style:
-coefficients about N(0, 1) give plausible people and expressions.
+coefficients about N(0, 1) give plausible people and expressions. One module for one concept
+(the built-in face's two bases are designed together), hence its length.
 
 Shape (300): the first `len(SHAPE_NAMES)` are designed (overall scale, width, height, depth, face
 length, jaw width, nose, chin, cheekbones, brow ridge, lips, eye spacing ...), each about one

@@ -9,6 +9,7 @@ iris and pupil rings, behind skin shaped as eyelids; each ear is a thin closed s
 
 Coordinates follow FLAME: metres, +y up, +z out of the face, +x to the subject's left. The whole
 mesh is closed and consistently oriented (triangles counter-clockwise seen from outside).
+One module for one concept (the built-in face's topology), hence its length.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ numpy arrays, scipy sparse matrices and plain builtin containers; every other cl
 file becomes an inert stand-in that keeps the pickled state as data. A chumpy `Ch` keeps its array
 in `state["x"]` (chumpy pickles `__dict__` minus its caches), and the few array-reordering chumpy
 classes (Reshape, Select, transpose) are evaluated from their state. Loading never runs code from
-the file.
+the file. One module for one concept (the FLAME file format), hence its length.
 
 Keys read (FLAME names, V vertices, F faces):
     v_template (V, 3), shapedirs (V, 3, S + E), posedirs (V, 3, 36), J_regressor (5, V) (scipy

@@ -197,7 +197,8 @@ class ModelConfig:
 
 
 def paper_config(variant: str = "hifb") -> ModelConfig:
-    """The paper's sizes (SPEC §2): d=256, 6+6 prior layers, 12 HIFB layers, 768-d features."""
+    """The paper's sizes (docs/specification.md §2): d=256, 6+6 prior layers, 12 HIFB layers,
+    768-d features."""
     cfg = ModelConfig(name="paper")
     return cfg.with_variant(variant)
 

@@ -1,4 +1,4 @@
-"""The Hierarchical Interaction Fusion Block (paper §3.3, SPEC §2).
+"""The Hierarchical Interaction Fusion Block (paper §3.3, docs/specification.md §2).
 
 n_f learnable fusion tokens F (init N(0, 0.02^2)) and L layers. Layer l:
 

@@ -1,4 +1,4 @@
-"""Training losses of both stages (SPEC §2), on valid frames only.
+"""Training losses of both stages (docs/specification.md §2), on valid frames only.
 
 Stage 1: quantization loss x1.5 + L1 on expression x0.5 + L1 on jaw x0.1.
 Stage 2: L1(predicted quantized latent, ground truth's quantized latent) x1 + L1 expression x0.15

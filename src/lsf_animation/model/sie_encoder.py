@@ -1,4 +1,5 @@
-"""Stage 2: the SIE-Encoder, speech features + neutral face -> the prior's latent (SPEC §2).
+"""Stage 2: the SIE-Encoder, speech features + neutral face -> the prior's latent
+(docs/specification.md §2).
 
     motion features (B, T50, Dm) ─ pair ─ Linear(2Dm->d) ⊙ s ─ Conv block ─ emb ─ PE ─┐
     emotion features (B, T50, De) ─ pair ─ Linear(2De->d) ⊙ s ─ Conv block ─ emb ─ PE ─┤ trunk

@@ -1,4 +1,4 @@
-"""Stage 1: the motion VQ-VAE (the motion prior), SPEC §2.
+"""Stage 1: the motion VQ-VAE (the motion prior), docs/specification.md §2.
 
 Encoder: Linear(53->d) -> LeakyReLU(0.2) -> [Conv1d(k=5, replicate) -> LeakyReLU -> InstanceNorm]
 -> linear embedding -> sinusoidal PE + dropout -> Transformer (pre-LN, 8 heads, FFN 384).

@@ -4,6 +4,7 @@ Lighting is computed in camera space (the lights move with the camera, like a po
 a hemisphere ambient term, a key light from the upper left and a weaker fill from the right, each
 with Lambert diffuse and a soft Blinn-Phong highlight, on per-vertex albedo interpolated with
 perspective-correct barycentrics. Shading happens in linear RGB; the result is sRGB-encoded.
+One module for one concept (the renderer and its numba kernels), hence its length.
 """
 
 from __future__ import annotations

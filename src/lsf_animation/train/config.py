@@ -126,7 +126,7 @@ class StageSection:
 
 @dataclass
 class Stage1Section(StageSection):
-    """Stage 1 (motion prior): AdamW, lr 1e-4 (SPEC §2).
+    """Stage 1 (motion prior): AdamW, lr 1e-4 (docs/specification.md §2).
 
     Attributes:
         restart_dead_codes: at each epoch end, codes no training frame chose in that epoch are

@@ -1,4 +1,4 @@
-"""The optimizers of SPEC §2, built from a stage's config section."""
+"""The optimizers of docs/specification.md §2, built from a stage's config section."""
 
 from __future__ import annotations
 

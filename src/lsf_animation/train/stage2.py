@@ -1,7 +1,7 @@
 """Stage 2 as a LightningModule: the SIE-Encoder trained against the frozen motion prior.
 
-Loss (SPEC §2): L1(predicted quantized latent, ground truth's quantized latent) x1 + L1
-expression x0.15 + L1 jaw x0.1, on valid frames; Adam lr 1e-5, betas (0.9, 0.98), eps 1e-9 over
+Loss (docs/specification.md §2): L1(predicted quantized latent, ground truth's quantized latent) x1
++ L1 expression x0.15 + L1 jaw x0.1, on valid frames; Adam lr 1e-5, betas (0.9, 0.98), eps 1e-9 over
 the parameters that require gradients (the SIE-Encoder and, for the paper preset, HuBERT's upper
 layers). The prior stays frozen and in eval mode; speech features come from the cache.
 

@@ -1,5 +1,5 @@
-"""Writing the synthetic corpus in 3DMEAD's on-disk layout (SPEC §3), atomically and byte-for-byte
-deterministically.
+"""Writing the synthetic corpus in 3DMEAD's on-disk layout (docs/specification.md §3), atomically
+and byte-for-byte deterministically.
 
   <root>/EMICA-MEAD_flame2020/<SUBJ>/front/<emotion>/level_<k>/<NNN>/shape_pose_cam.hdf5
   <root>/MEAD/<SUBJ>/audio/<emotion>/level_<k>/<NNN>.wav      (16 kHz mono, 16-bit PCM)
