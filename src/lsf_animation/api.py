@@ -17,14 +17,14 @@ from lsf_animation.checkpoint.features import build_extractors, feature_roles
 from lsf_animation.checkpoint.files import Checkpoint, load_checkpoint
 from lsf_animation.constants import FPS, NUM_SHAPE
 from lsf_animation.errors import LsfError
-from lsf_animation.export.base import Exporter, ExportInput, write_outputs
+from lsf_animation.export.base import Exporter, ExportInput, OutputFolder, write_outputs
 from lsf_animation.export.heatmaps import HeatmapExporter
 from lsf_animation.export.motion_npz import MotionExporter
 from lsf_animation.export.obj import ObjExporter
 from lsf_animation.export.vertices import VerticesExporter
 from lsf_animation.export.video import VideoExporter
 from lsf_animation.face.fit import fit_shape
-from lsf_animation.face.identity_files import check_shape
+from lsf_animation.face.identity_files import FaceShape
 from lsf_animation.face.load import load_face_model
 from lsf_animation.face.model import FaceModel
 from lsf_animation.face.motion import MotionFile, motion_vertices
@@ -195,20 +195,24 @@ class Animator:
         feats = self._stream_features(lanes, self.streams, wav)
         return lanes.submit(MODEL_LANE, self._sample, feats, frames, req).result()
 
-    def _shape(self, shape: np.ndarray | None, neutral_mesh: np.ndarray | None) -> np.ndarray:
-        """(300,) float32 checked shape coefficients from either input (zeros for neither)."""
+    def _shape(
+        self, shape: np.ndarray | FaceShape | None, neutral_mesh: np.ndarray | None
+    ) -> FaceShape:
+        """The face's checked shape from either input (the mean face for neither)."""
         if shape is not None and neutral_mesh is not None:
             raise LsfError("give either shape coefficients or a neutral mesh, not both")
+        if isinstance(shape, FaceShape):
+            return shape
         if neutral_mesh is not None:
-            return check_shape(
+            return FaceShape.from_array(
                 fit_shape(self.face, neutral_mesh)[:NUM_SHAPE], "fitted neutral mesh"
             )
-        return check_shape(np.zeros(NUM_SHAPE) if shape is None else shape)
+        return FaceShape.zero() if shape is None else FaceShape.from_array(shape)
 
     def animate(
         self,
         audio: str | os.PathLike[str] | np.ndarray | Waveform,
-        shape: np.ndarray | None = None,
+        shape: np.ndarray | FaceShape | None = None,
         neutral_mesh: np.ndarray | None = None,
         num_samples: int = 1,
         temperature: float = 0.2,
@@ -220,7 +224,8 @@ class Animator:
 
         Args:
             audio: an audio file, a (N,) float32 mono waveform at 16 kHz, or a `Waveform`.
-            shape: (<=300,) shape coefficients of the face (zero-padded to 300), or None.
+            shape: (<=300,) shape coefficients of the face (zero-padded to 300), a checked
+                `FaceShape`, or None for the mean face.
             neutral_mesh: (V, 3) neutral mesh in the face model's topology, in metres; its
                 shape coefficients are fitted (`face.fit.fit_shape`). Not with `shape`.
             num_samples: K motion samples.
@@ -249,9 +254,8 @@ class Animator:
             wav = Waveform.from_array(audio)
         else:
             wav = Waveform.read(audio)
-        req = _Request(
-            torch.from_numpy(coeffs)[None], num_samples, temperature, seeded_generator(seed)
-        )
+        shape_row = torch.from_numpy(coeffs.coefficients)[None]
+        req = _Request(shape_row, num_samples, temperature, seeded_generator(seed))
         with self._lanes() as lanes:
             motion = windowed_motion(
                 wav.samples,
@@ -259,7 +263,7 @@ class Animator:
                 window,
                 overlap,
             )
-        return Animation(MotionFile(motion, coeffs, float(FPS)), self._face)
+        return Animation(MotionFile(motion, coeffs.coefficients, float(FPS)), self._face)
 
 
 def standard_exporters(
@@ -277,7 +281,7 @@ def standard_exporters(
 
 def write_animation(
     animation: Animation,
-    out: str | Path,
+    out: str | Path | OutputFolder,
     audio: str | Path | None = None,
     video: bool = True,
     obj: bool = False,

@@ -367,20 +367,20 @@ def animate(
     from lsf_animation.api import Animator, write_animation
     from lsf_animation.audio.load import Waveform
     from lsf_animation.export.base import check_output_dir
-    from lsf_animation.face.identity_files import load_neutral_mesh, load_shape_file
+    from lsf_animation.face.identity_files import FaceShape, load_neutral_mesh
 
     # check every input before computing or writing anything
     if shape_file is not None and neutral_mesh is not None:
         raise LsfError("give --shape or --neutral-mesh, not both")
-    check_output_dir(out)
-    shape = load_shape_file(shape_file) if shape_file is not None else None
+    folder = check_output_dir(out)
+    shape = FaceShape.read(shape_file) if shape_file is not None else None
     mesh = load_neutral_mesh(neutral_mesh) if neutral_mesh is not None else None
     wav = Waveform.read(audio)
     animator = Animator.from_checkpoint(checkpoint, face=face)
     started = time.perf_counter()
     animation = animator.animate(wav, shape, mesh, samples, temperature, seed)
     elapsed = time.perf_counter() - started
-    files = write_animation(animation, out, audio, video=not no_video, obj=obj, progress=True)
+    files = write_animation(animation, folder, wav.source, not no_video, obj, progress=True)
     for role, path in files.items():
         click.echo(f"{role:>12}: {path}")
     click.echo(

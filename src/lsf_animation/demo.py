@@ -130,7 +130,7 @@ def run_demo(
     Returns:
         The files written, by role.
     """
-    check_output_dir(out_dir)
+    folder = check_output_dir(out_dir)
     animator = Animator.from_checkpoint(checkpoint)
     speech = demo_speech()
     animation = animate_lines(animator, speech, samples, seed)
@@ -148,4 +148,4 @@ def run_demo(
             ),
             MotionExporter("reference", "reference.npz", reference),
         ]
-        return write_animation(animation, out_dir, wav, size=size, progress=progress, extra=extra)
+        return write_animation(animation, folder, wav, size=size, progress=progress, extra=extra)

@@ -83,8 +83,18 @@ class FileExporter(Exporter):
         self._write(folder / self.name)
 
 
-def check_output_dir(out: str | Path) -> Path:
+@dataclass(frozen=True)
+class OutputFolder:
+    """An output folder checked once (`check_output_dir`): it exists or can be created, and can
+    be written."""
+
+    path: Path
+
+
+def check_output_dir(out: str | Path | OutputFolder) -> OutputFolder:
     """LsfError unless `out` is a folder that exists or can be created, and can be written."""
+    if isinstance(out, OutputFolder):
+        return out
     out = Path(out).expanduser()
     probe = out
     while not probe.exists():
@@ -95,11 +105,11 @@ def check_output_dir(out: str | Path) -> Path:
         raise LsfError(f"output folder {out}: {probe} is a file, not a folder; use another --out")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise LsfError(f"output folder {out}: {probe} is not writable; choose another --out")
-    return out
+    return OutputFolder(out)
 
 
 def write_outputs(
-    item: ExportInput, out: str | Path, exporters: Sequence[Exporter]
+    item: ExportInput, out: str | Path | OutputFolder, exporters: Sequence[Exporter]
 ) -> dict[str, Path]:
     """Run `exporters` in order and put their files into folder `out`, all or nothing.
 
@@ -119,7 +129,7 @@ def write_outputs(
             if name in names.values() or role in names:
                 raise ValueError(f"two exporters write {role!r} / {name!r}")
             names[role] = name
-    out = check_output_dir(out)
+    out = check_output_dir(out).path
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))

@@ -6,6 +6,7 @@ shape coefficients.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +79,25 @@ def check_shape(shape: np.ndarray, source: str = "shape") -> np.ndarray:
     if not np.isfinite(arr).all():
         raise LsfError(f"{source}: the shape coefficients contain NaN or inf values")
     return np.pad(arr, (0, NUM_SHAPE - arr.size)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FaceShape:
+    """A face's identity, checked once at the edge: (300,) float32 FLAME shape coefficients."""
+
+    coefficients: np.ndarray
+
+    @classmethod
+    def from_array(cls, shape: np.ndarray, source: str = "shape") -> FaceShape:
+        """(<=300,) finite coefficients, zero-padded (`check_shape`)."""
+        return cls(check_shape(shape, source))
+
+    @classmethod
+    def read(cls, path: str | Path) -> FaceShape:
+        """Coefficients from a .npy file (`load_shape_file`)."""
+        return cls(load_shape_file(path))
+
+    @classmethod
+    def zero(cls) -> FaceShape:
+        """The mean face."""
+        return cls(np.zeros(NUM_SHAPE, np.float32))

@@ -49,8 +49,6 @@ def _even_frame(frame: np.ndarray, index: int, size: tuple[int, int] | None) -> 
 
 def _open_audio(audio: str | Path) -> av.container.InputContainer:
     path = Path(audio)
-    if not path.is_file():
-        raise LsfError(f"audio file {path} does not exist; give the path of a readable audio file")
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
