@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from lsf_animation.errors import LsfError
 from lsf_animation.export.base import Exporter, ExportInput
 from lsf_animation.export.vertices import check_vertices
+from lsf_animation.io.atomic import temporary_sibling
 
 _FRAME_NAME = re.compile(r"frame_\d+\.obj")
 
@@ -120,8 +120,8 @@ def save_obj_sequence(
     names = frame_file_names(num_frames)
 
     target = directory.resolve()  # a real name for the sibling temp folders, even for "."
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-    old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
+    tmp = temporary_sibling(target)
+    old = temporary_sibling(target, ".old")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()

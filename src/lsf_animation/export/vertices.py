@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from lsf_animation.errors import LsfError
 from lsf_animation.export.base import Exporter, ExportInput
+from lsf_animation.io.atomic import atomic_path
 
 
 def check_vertices(vertices: np.ndarray, source: str = "vertices") -> np.ndarray:
@@ -35,11 +33,6 @@ def check_vertices(vertices: np.ndarray, source: str = "vertices") -> np.ndarray
     return vertices.astype(np.float32, copy=False)
 
 
-def _discard(tmp: Path) -> None:
-    with contextlib.suppress(OSError):  # e.g. the parent is not a folder: nothing to remove
-        tmp.unlink(missing_ok=True)
-
-
 def save_vertices(path: str | Path, vertices: np.ndarray) -> Path:
     """Write a (T, V, 3) vertex sequence (metres) as a float32 .npy file, atomically.
 
@@ -49,20 +42,8 @@ def save_vertices(path: str | Path, vertices: np.ndarray) -> Path:
     """
     path = Path(path)
     vertices = check_vertices(vertices, source=str(path))
-    tmp = path.resolve().with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            np.save(fh, vertices, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError as err:
-        _discard(tmp)
-        raise LsfError(
-            f"cannot write vertices to {path} ({err}); choose a writable output location"
-        ) from err
-    except BaseException:
-        _discard(tmp)
-        raise
+    with atomic_path(path, "vertices") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, vertices, allow_pickle=False)
     return path
 
 

@@ -35,13 +35,12 @@ def _remove(path: Path) -> None:
 
 def write_error(what: str, path: Path, err: OSError) -> LsfError:
     """The one-line error for an OS failure while writing `what` to `path`."""
-    if err.errno == errno.ENOSPC:
-        return LsfError(
-            f"cannot write {what} to {path}: the disk is full; free some space (or choose "
-            "another output location) and run the command again"
-        )
     reason = err.strerror or str(err)
-    return LsfError(f"cannot write {what} to {path} ({reason}); choose a writable output location")
+    if err.errno == errno.ENOSPC:
+        advice = "the disk is full: free some space or choose another location, then run again"
+    else:
+        advice = "choose a writable output location"
+    return LsfError(f"cannot write {what} to {path} ({reason}); {advice}")
 
 
 @contextlib.contextmanager

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from lsf_animation.errors import LsfError
 from lsf_animation.face.model import FaceModel
+from lsf_animation.io.atomic import atomic_path
 from lsf_animation.render.camera import Camera
 from lsf_animation.render.colormap import COLORMAP, apply_colormap
 from lsf_animation.render.renderer import FLAT_LIGHTING, MeshRenderer
@@ -146,13 +145,8 @@ def write_heatmap_png(
         _text(draw, (bar_x0 + bar_w + 7, y), _format_mm(v * 1000.0, step_mm), font, "lm")
     _text(draw, (bar_x0 + bar_w // 2, bar_y0 - 14), "mm", font, "mm")
 
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-    try:
+    with atomic_path(path, "the heatmap", make_parents=False) as tmp:
         canvas.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

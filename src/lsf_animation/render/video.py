@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
-import uuid
 from collections import deque
 from collections.abc import Iterable
 from fractions import Fraction
@@ -21,6 +19,7 @@ import numpy as np
 from lsf_animation.errors import LsfError
 from lsf_animation.face.model import FaceModel
 from lsf_animation.face.motion import MotionFile, motion_vertices
+from lsf_animation.io.atomic import atomic_path
 from lsf_animation.render.camera import Camera
 from lsf_animation.render.renderer import MeshRenderer
 
@@ -134,49 +133,64 @@ def write_mp4(
         raise LsfError(f"fps must be positive, got {fps}")
     if num_frames is not None and num_frames <= 0:
         raise LsfError(f"num_frames must be positive, got {num_frames}")
+    frame_iter = iter(frames)
+    first = next(frame_iter, None)
+    if first is None:
+        raise LsfError("no video frames to write; the animation is empty")
+    first_image = _even_frame(first, 0, None)
     source = _open_audio(audio) if audio is not None else None
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     container = None
     try:
-        frame_iter = iter(frames)
-        first = next(frame_iter, None)
-        if first is None:
-            raise LsfError("no video frames to write; the animation is empty")
-        first_image = _even_frame(first, 0, None)
-        container = av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
-        rate = Fraction(fps).limit_denominator(1001)
-        vstream = container.add_stream(
-            "libx264", rate=rate, options={"crf": str(crf), "preset": preset}
-        )
-        vstream.codec_context.thread_count = threads
-        vstream.width, vstream.height = first_image.shape[1], first_image.shape[0]
-        vstream.pix_fmt = "yuv420p"
-        vstream.time_base = 1 / rate
-        audio_packets: deque[av.Packet] = deque()
-        if source is not None:
-            in_rate = source.streams.audio[0].codec_context.sample_rate
-            in_channels = source.streams.audio[0].codec_context.channels
-            astream = container.add_stream(
-                "aac",
-                rate=in_rate if in_rate in AAC_RATES else 48000,
-                layout="mono" if in_channels == 1 else "stereo",
-            )
-            audio_packets.extend(_encode_audio(source, astream, str(audio)))
-        frames_out = itertools.chain([first], frame_iter)
-        _write_video(container, vstream, frames_out, num_frames, progress, audio_packets)
-        container.close()
-        container = None
-        os.replace(tmp, path)
+        with atomic_path(path, "the video", make_parents=False) as tmp:
+            container = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+            _encode(container, first_image.shape, itertools.chain([first], frame_iter), fps,
+                    num_frames, crf, preset, progress, threads, source, str(audio))  # fmt: skip
+            container.close()
+            container = None
     except BaseException:
         if container is not None:
             with contextlib.suppress(Exception):  # the original error matters more
                 container.close()
-        tmp.unlink(missing_ok=True)
         raise
     finally:
         if source is not None:
             source.close()
     return path
+
+
+def _encode(
+    container: av.container.OutputContainer,
+    first_shape: tuple[int, ...],
+    frames: Iterable[np.ndarray],
+    fps: float,
+    num_frames: int | None,
+    crf: int,
+    preset: str,
+    progress: bool,
+    threads: int,
+    source: av.container.InputContainer | None,
+    audio_name: str,
+) -> None:
+    """Add the H.264 (and AAC) streams to `container` and encode everything into it."""
+    rate = Fraction(fps).limit_denominator(1001)
+    vstream = container.add_stream(
+        "libx264", rate=rate, options={"crf": str(crf), "preset": preset}
+    )
+    vstream.codec_context.thread_count = threads
+    vstream.width, vstream.height = first_shape[1], first_shape[0]
+    vstream.pix_fmt = "yuv420p"
+    vstream.time_base = 1 / rate
+    audio_packets: deque[av.Packet] = deque()
+    if source is not None:
+        in_rate = source.streams.audio[0].codec_context.sample_rate
+        in_channels = source.streams.audio[0].codec_context.channels
+        astream = container.add_stream(
+            "aac",
+            rate=in_rate if in_rate in AAC_RATES else 48000,
+            layout="mono" if in_channels == 1 else "stereo",
+        )
+        audio_packets.extend(_encode_audio(source, astream, audio_name))
+    _write_video(container, vstream, frames, num_frames, progress, audio_packets)
 
 
 def _seconds(packet: av.Packet) -> Fraction:

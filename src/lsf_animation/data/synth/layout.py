@@ -10,8 +10,6 @@ and byte-for-byte deterministically.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import wave
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 
 from lsf_animation.constants import SAMPLE_RATE
 from lsf_animation.errors import LsfError
+from lsf_animation.io.atomic import atomic_path
 
 RECONSTRUCTIONS = "EMICA-MEAD_flame2020"
 AUDIO = "MEAD"
@@ -48,54 +47,34 @@ def audio_path(root: Path, subject: str, emotion: str, level: int, sentence: int
     )
 
 
-def _atomic_target(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 def write_motion_hdf5(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write the five datasets, each (1, T, D) float32, without timestamps (same bytes every
     time), to a temporary file renamed over `path`."""
     import h5py
 
-    tmp = _atomic_target(path)
-    try:
-        with h5py.File(tmp, "w", libver="earliest", track_order=False) as fh:
-            for name in DATASETS:
-                data = np.ascontiguousarray(arrays[name], np.float32)[None]
-                fh.create_dataset(
-                    name, data=data, track_times=False, compression="gzip", shuffle=True
-                )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with (
+        atomic_path(path, "a corpus file") as tmp,
+        h5py.File(tmp, "w", libver="earliest", track_order=False) as fh,
+    ):
+        for name in DATASETS:
+            data = np.ascontiguousarray(arrays[name], np.float32)[None]
+            fh.create_dataset(name, data=data, track_times=False, compression="gzip", shuffle=True)
 
 
 def write_wav(path: Path, audio: np.ndarray) -> None:
     """Write (N,) float audio in [-1, 1] as 16 kHz 16-bit PCM mono, atomically."""
     pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
-    tmp = _atomic_target(path)
-    try:
-        with wave.open(str(tmp), "wb") as fh:
-            fh.setnchannels(1)
-            fh.setsampwidth(2)
-            fh.setframerate(SAMPLE_RATE)
-            fh.writeframes(pcm.tobytes())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path, "a WAV file") as tmp, wave.open(str(tmp), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(SAMPLE_RATE)
+        fh.writeframes(pcm.tobytes())
 
 
 def write_json(path: Path, data: object) -> None:
     """Write JSON (sorted keys, indented) atomically."""
-    tmp = _atomic_target(path)
-    try:
+    with atomic_path(path, "a JSON file") as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def prepare_root(root: Path, manifest: dict) -> None:
