@@ -124,6 +124,26 @@ def test_retrain_makes_a_checkpoint_the_demo_runs_with(tmp_path: Path) -> None:
     assert (work / "demo.ckpt").read_bytes() == first
 
 
+def test_retrain_failure_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lsf_animation.audio.extract import ExtractReport
+    from lsf_animation.train import demo_recipe
+
+    def failing_extract(corpus: Path, *args: object, **kwargs: object) -> ExtractReport:
+        report = ExtractReport(files=1)
+        report.failed.append((corpus / "a.wav", "decoder error"))
+        return report
+
+    monkeypatch.setattr(demo_recipe, "extract_corpus", failing_extract)
+    args = ["demo", "--retrain", "--work", str(tmp_path / "w"), "--out", str(tmp_path / "o"), "-q",
+            "--identities", "3", "--sentences", "1"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: feature extraction failed")
+    assert "a.wav: decoder error" in err[0] and not (tmp_path / "o").exists()
+
+
 LIBRIVOX = Path(__file__).resolve().parents[2] / "shared" / "audio" / "librivox"
 REAL_CLIPS = sorted(LIBRIVOX.glob("*.wav"))
 

@@ -15,15 +15,15 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from lsf_animation.data.clips import Layout
+from lsf_animation.data.splits import SPLIT_NAMES, STAGE1_PROTOCOLS
 from lsf_animation.errors import LsfError
 from lsf_animation.io.typed_dict import from_dict, to_dict
 from lsf_animation.model.config import VARIANTS, ModelConfig, preset
 from lsf_animation.model.variants import USES_EMOTION_FEATURES
 
-SPLITS = ("synthetic", "lsf", "emote", "probtalk3d")
-STAGE1_PROTOCOLS = ("stage2-train", "release")
 BACKBONES = ("hubert-upper",)
 
 
@@ -209,16 +209,16 @@ class TrainConfig:
                 f"model.variant {self.model.variant!r} is not known; use one of "
                 f"{', '.join(VARIANTS)}."
             )
-        if self.data.split not in SPLITS:
+        if self.data.split not in SPLIT_NAMES:
             raise LsfError(
-                f"data.split must be one of {', '.join(SPLITS)}, got {self.data.split!r}"
+                f"data.split must be one of {', '.join(SPLIT_NAMES)}, got {self.data.split!r}"
             )
         if self.data.stage1_protocol not in STAGE1_PROTOCOLS:
             raise LsfError(
                 f"data.stage1_protocol must be one of {', '.join(STAGE1_PROTOCOLS)}, got "
                 f"{self.data.stage1_protocol!r}"
             )
-        if self.data.layout not in ("auto", "mead", "probtalk3d"):
+        if self.data.layout not in ("auto", *get_args(Layout)):
             raise LsfError(
                 f"data.layout must be auto, mead or probtalk3d, got {self.data.layout!r}"
             )
