@@ -67,7 +67,8 @@ const path = process.argv[process.argv.length - 1];
 validator.validateBytes(new Uint8Array(fs.readFileSync(path)), {maxIssues: 0})
   .then((report) => {
     const issues = report.issues;
-    const messages = issues.messages.slice(0, 20).map((m) => `${m.code}: ${m.message} ${m.pointer}`);
+    const messages = issues.messages.slice(0, 20)
+      .map((m) => `${m.code}: ${m.message} ${m.pointer}`);
     console.log(JSON.stringify({
       errors: issues.numErrors, warnings: issues.numWarnings, infos: issues.numInfos,
       hints: issues.numHints, messages, validator: report.validatorVersion,

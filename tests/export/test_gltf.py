@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from fixtures_flame import random_flame_arrays, write_flame_pickle
 from gltf_reference import Gltf
-from node_tools import validate_gltf
-
 from lsf_animation.errors import LsfError
 from lsf_animation.export.gltf import GltfExporter, gltf_bytes, write_glb
 from lsf_animation.face.builtin import builtin_face
 from lsf_animation.face.flame import FlameLayer
 from lsf_animation.face.load import load_face_model
+from node_tools import validate_gltf
 
 TOLERANCE = 1e-5  # metres, the bar; measured errors are ~1e-8 to 2e-7 m
 
@@ -101,9 +101,7 @@ def test_builtin_face_glb_reproduces_the_flame_layer_on_every_frame(tmp_path):
     assert "COLOR_0" in doc["meshes"][0]["primitives"][0]["attributes"]
 
 
-def test_flame_format_glb_reproduces_the_flame_layer_with_pose_correctives(
-    tmp_path, flame_fixture
-):
+def test_flame_format_glb_reproduces_the_flame_layer_with_pose_correctives(tmp_path, flame_fixture):
     face = flame_fixture
     motion = _speech_like_motion(1, 25, seed=2)
     shape = np.random.default_rng(4).normal(size=300)

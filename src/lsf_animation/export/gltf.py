@@ -14,7 +14,8 @@ What the file holds (glTF 2.0 specification, sections 3.7.2 "Meshes", 3.7.3 "Ski
   with inverse bind matrices translate(-J_rest), J_rest the joints of the shaped neutral;
 - one animation per motion sample at the motion's frame rate, LINEAR, keyed on every frame: the
   morph weights (expression coefficients and the (R - I) entries), the joints' rotations and the
-  joints' translations where they move.
+  joints' translations where they move;
+- vertex colours (linear RGB, COLOR_0) or a skin-tone material, and a camera framing the face.
 
 Why joints translate: FLAME regresses the joints from the shaped *and expressed* mesh, so a
 joint's position J(t) moves with the expression coefficients, and FLAME's skinning transform of
@@ -31,6 +32,7 @@ values; measured error about 1e-7 m: tests/export/test_gltf.py).
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from collections.abc import Sequence
@@ -43,12 +45,17 @@ import scipy.sparse as sp
 from lsf_animation.errors import LsfError
 from lsf_animation.export.glb import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GlbBuilder, JsonObject
 from lsf_animation.face.model import JOINT_NAMES, NUM_JOINTS, FaceModel
+from lsf_animation.render.camera import Camera
 
 MOTION_DIM = 53  # 50 expression coefficients + 3 jaw axis-angle values (rad)
 NUM_MOTION_EXPRESSION = 50
 JAW = JOINT_NAMES.index("jaw")
 SKIN_TONE_SRGB = (0.86, 0.70, 0.60)  # the CPU renderer's albedo for faces without colours
 GLB_NAME = "animation.glb"
+# The file's camera: the CPU renderer's framing (render.camera.Camera.framing) of the shaped
+# neutral, with room for the jaw, looking along -z (glTF cameras look along their -z, too).
+CAMERA_FOV_DEG = 20.0
+CAMERA_MARGIN = 1.25
 # A joint translation that differs from its rest value by less than this (metres) is not
 # animated: far below float32 resolution at head size (~1e-8 m at 0.1 m).
 _STILL = 1e-9
@@ -368,6 +375,12 @@ def gltf_bytes(
             node["children"] = children
         joint_nodes.append(node)
     roots = [1 + j for j in range(NUM_JOINTS) if int(rig.parents[j]) < 0]
+    camera_node = 1 + NUM_JOINTS
+    view = Camera.framing(rig.base, 1, 1, fov_y_deg=CAMERA_FOV_DEG, margin=CAMERA_MARGIN)
+    camera_json: JsonObject = {
+        "type": "perspective",
+        "perspective": {"yfov": math.radians(CAMERA_FOV_DEG), "znear": view.near, "zfar": 100.0},
+    }
 
     per_sample = [
         rig.frames(expression[k].astype(np.float64), poses[k].astype(np.float64))
@@ -408,7 +421,7 @@ def gltf_bytes(
         "scenes": [
             {
                 "name": "lsf-animation",
-                "nodes": [0, *roots],
+                "nodes": [0, *roots, camera_node],
                 "extras": {
                     "audio": audio_name,
                     "fps": float(fps),
@@ -418,7 +431,17 @@ def gltf_bytes(
                 },
             }
         ],
-        "nodes": [{"name": "face", "mesh": 0, "skin": 0}, *joint_nodes],
+        "nodes": [
+            {"name": "face", "mesh": 0, "skin": 0},
+            *joint_nodes,
+            {
+                "name": "camera",
+                "camera": 0,
+                "translation": [float(x) for x in view.eye],
+                "extras": {"target": [float(x) for x in view.target]},
+            },
+        ],
+        "cameras": [camera_json],
         "meshes": [mesh],
         "materials": [material],
         "skins": [
