@@ -9,15 +9,14 @@ For each frame, the displacement of the face from its neutral, d (V, 3), is appr
 The fitted vertices are the region the targets move: every vertex some target displaces by more
 than 1% of that target's largest displacement (the union over the 52 targets), so the back of the
 head and other still parts neither pull on nor dilute the fit. The small ridge (1e-3 of each
-target's own squared norm) only breaks ties between nearly redundant targets (e.g. a symmetric
-motion shared between a Left and a Right target splits evenly) and leaves well-determined
-weights within about 0.1% of the plain solution.
+target's own squared norm) breaks ties between targets that can stand in for or cancel each
+other (jawLeft and jawRight both on; a symmetric motion shared by a Left and a Right target); on
+the demo it changes the other weights by at most 0.02 and the lip residual by 0.01 mm.
 
-Solver: the normal matrix A^T A + ridge diag(|a_k|^2) = R^T R is factored once (Cholesky), which
-turns each frame's problem into the 52 x 52 least-squares problem |R w - R^-T A^T d|^2 with the
-same minimizer; that box-constrained problem is solved by scipy.optimize.lsq_linear with
-method="bvls" (Stark and Parker's bounded-variable least squares), exact for this convex
-problem.
+Solver: the problem is the box-constrained quadratic program min 0.5 w^T G w - b^T w with
+G = A^T A + ridge diag(|a_k|^2) (formed once) and b = A^T d, solved exactly per frame by the
+primal active-set method of bounded-variable least squares (`export.box_qp`), started from the
+previous frame's weights; the tests check it against scipy.optimize.lsq_linear(method="bvls").
 """
 
 from __future__ import annotations
@@ -26,9 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cholesky, solve_triangular
-from scipy.optimize import lsq_linear
 
+from lsf_animation.export.box_qp import solve_box_qp
 from lsf_animation.face.arkit import NUM_ARKIT, ArkitTargets
 
 RIDGE = 1e-3
@@ -77,9 +75,9 @@ class ArkitSolver:
         gram = a.T @ a
         gram[np.diag_indices(NUM_ARKIT)] *= 1.0 + ridge
         gram[np.diag_indices(NUM_ARKIT)] += 1e-30  # a target that moves nothing stays solvable
-        upper = cholesky(gram, lower=False)  # gram = R^T R
-        self._r = upper
-        self._project = solve_triangular(upper, a.T, trans="T", lower=False)  # R^-T A^T (52, 3n)
+        self._gram = gram
+        self._a_t = np.ascontiguousarray(a.T)  # (52, 3n)
+        self._last = np.zeros(NUM_ARKIT)  # the previous frame's weights: the next one's start
         self.deltas = deltas
         self.lips = np.asarray(lips if lips is not None else [], np.int64)
 
@@ -93,11 +91,10 @@ class ArkitSolver:
             weights (T, 52) float64 in [0, 1] and the lip residual (T, L) in mm.
         """
         d = np.asarray(displacement, np.float64)
-        rhs = d[:, self.region].reshape(len(d), -1) @ self._project.T  # (T, 52)
+        rhs = d[:, self.region].reshape(len(d), -1) @ self._a_t.T  # (T, 52): A^T d
         weights = np.empty((len(d), NUM_ARKIT))
         for t in range(len(d)):
-            weights[t] = lsq_linear(self._r, rhs[t], bounds=(0.0, 1.0), method="bvls").x
-        weights = np.clip(weights, 0.0, 1.0)
+            self._last = weights[t] = solve_box_qp(self._gram, rhs[t], self._last)
         if self.lips.size:
             recon = np.einsum("tk,kvc->tvc", weights, self.deltas[:, self.lips])
             residual = 1e3 * np.linalg.norm(recon - d[:, self.lips], axis=2)
