@@ -343,9 +343,9 @@ def gltf_bytes(
     else:
         factor = [*(float(c) for c in srgb_to_linear(np.asarray(SKIN_TONE_SRGB))), 1.0]
         material["pbrMetallicRoughness"]["baseColorFactor"] = factor
-    for s, (j, w) in enumerate(_skin_attributes(face.weights)):
-        attributes[f"JOINTS_{s}"] = builder.add(j, 4, ARRAY_BUFFER)
-        attributes[f"WEIGHTS_{s}"] = builder.add(w, 4, ARRAY_BUFFER)
+    for s, (joint_set, weight_set) in enumerate(_skin_attributes(face.weights)):
+        attributes[f"JOINTS_{s}"] = builder.add(joint_set, 4, ARRAY_BUFFER)
+        attributes[f"WEIGHTS_{s}"] = builder.add(weight_set, 4, ARRAY_BUFFER)
     index_type = np.uint16 if v <= 65535 else np.uint32
     indices = builder.add(faces.reshape(-1).astype(index_type), 1, ELEMENT_ARRAY_BUFFER)
     targets = []
