@@ -38,20 +38,21 @@ TOLERANCE = 1e-5  # metres, as for the spec-written evaluator (tests/export/test
 # Mean absolute difference (8-bit sRGB levels, all pixels) allowed between the page's frame and
 # the CPU renderer's frame of the same instant. Same camera, lights, albedo and colour pipeline;
 # what remains is edge anti-aliasing (MSAA vs 2x2 supersampling) and three.js's Blinn-Phong
-# highlight, which is multiplied by n.l where ours is not: measured 1-2 levels. A frame with the
-# jaw 0.1 rad away differs by more than this, and the test also asks the same instant to be the
-# closest of all frames.
+# highlight, which is multiplied by n.l where ours is not: measured about 1 level. The test also
+# asks the same instant's frame to be the closest of its neighbours around the mouth (measured:
+# about 7 levels there against 11-13 for the frames one step before and after).
 MAX_MEAN_ABS_DIFF = 4.0
 
 
 def _motion(num_samples: int, seed: int) -> np.ndarray:
-    """(K, 50, 53): the jaw opens and closes once a second (0 to 0.3 rad), with a slow smooth
-    expression drift; sample k is shifted in phase."""
+    """(K, T, 53): the jaw opens and closes once a second, a little wider each time (so no two
+    instants look alike), with a slow smooth expression drift; sample k is shifted in phase."""
     rng = np.random.default_rng(seed)
     t = np.arange(FRAMES) / FPS
     motion = np.zeros((num_samples, FRAMES, 53), np.float32)
     for k in range(num_samples):
-        motion[k, :, 50] = 0.15 * (1.0 - np.cos(2.0 * np.pi * (t + 0.25 * k)))
+        amplitude = 0.06 + 0.03 * t
+        motion[k, :, 50] = amplitude * (1.0 - np.cos(2.0 * np.pi * (t + 0.25 * k)))
         drift = rng.normal(size=(4, 50)) * 0.5
         for j in range(50):
             motion[k, :, j] = np.interp(t, np.linspace(0, t[-1], 4), drift[:, j])
@@ -93,7 +94,7 @@ def browser_run(tmp_path_factory) -> dict:
     write_glb(flame_dir / "animation.glb", flame_face, flame_motion, flame_shape, FPS)
 
     check_frames = [0, 7, 12, 25, 37, 61, 99]
-    shot_times = [0.24, 0.76]  # frames 6 and 19, where the jaw moves fastest
+    shot_times = [0.24, 0.76]  # frames 6 and 19: the jaw opening and closing fastest
     config = {
         "chromium": chromium_path,
         "userDataDir": str(root / "chromium-profile"),
@@ -210,6 +211,11 @@ def test_screenshot_matches_the_cpu_renderer_at_the_same_instant(browser_run):
         frame = round(t * FPS)  # t is on a key: no interpolation between frames
         whole = float(np.abs(shot - cpu[frame]).mean())
         assert whole < MAX_MEAN_ABS_DIFF, whole
-        # Of all the sequence's frames, the mouth looks most like the same instant's.
-        mouth = [float(np.abs(shot[rows, cols] - c[rows, cols]).mean()) for c in cpu]
-        assert int(np.argmin(mouth)) == frame, (frame, np.argsort(mouth)[:3], mouth[frame])
+        # Of the frames within a quarter second (where the jaw moves one way, so no two look
+        # alike), the mouth looks most like the same instant's, by a clear margin: a clock off
+        # by a frame or more would show.
+        near = range(frame - 6, frame + 7)
+        mouth = {f: float(np.abs(shot[rows, cols] - cpu[f][rows, cols]).mean()) for f in near}
+        best, second = sorted(mouth.values())[:2]
+        assert min(mouth, key=mouth.__getitem__) == frame, mouth
+        assert second > 1.2 * best, mouth

@@ -27,7 +27,20 @@ async function checkPage(context, spec) {
     }
   });
   page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
-  page.on('requestfailed', (request) => consoleErrors.push(`request failed: ${request.url()}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) {
+      consoleErrors.push(`HTTP ${response.status()}: ${response.url()}`);
+    }
+  });
+  // A fetch whose body three.js's FileLoader has read to the end through a stream reader is at
+  // times reported as net::ERR_ABORTED although every byte arrived (the file loads and the
+  // vertices match); other network failures count as errors.
+  page.on('requestfailed', (request) => {
+    const reason = request.failure() ? request.failure().errorText : 'unknown';
+    if (reason !== 'net::ERR_ABORTED') {
+      consoleErrors.push(`request failed: ${request.url()} (${reason})`);
+    }
+  });
   await page.goto(`${spec.url}?size=${spec.size}`, { waitUntil: 'load' });
   const info = await page.evaluate(() => window.lsfViewer.ready);
   for (const shot of spec.screenshots || []) {
