@@ -1,0 +1,1 @@
+"""The browser viewer: a static page (three.js, shipped) and a loopback HTTP server."""
