@@ -19,8 +19,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from lsf_animation.demo import run_demo
-from lsf_animation.export.gltf import GltfExporter
-from lsf_animation.export.motion_npz import load_motion
 from lsf_animation.face.builtin import builtin_face
 from lsf_animation.face.builtin_arkit import builtin_arkit_targets
 from lsf_animation.render.camera import Camera
@@ -87,11 +85,7 @@ def targets_sheet(path: Path) -> None:
 def viewer_shot(path: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "demo_out"
-        run_demo(out, progress=False)
-        motion = load_motion(out / "motion.npz")
-        GltfExporter().write(
-            out, builtin_face(), motion.motion, motion.shape, 25.0, out / "speech.wav"
-        )
+        run_demo(out, progress=False)  # writes animation.glb beside speech.wav
         with ViewerServer(out) as server:
             result = subprocess.run(
                 ["node", "-e", SHOT_JS, "--", server.url, str(path), str(Path(tmp) / "profile")],

@@ -3,6 +3,7 @@ checkpoint trained once per session on a small synthetic corpus (demo config at 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +289,67 @@ def test_cli_bad_inputs_exit_2_with_one_line_and_write_nothing(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and case in err[0]
     assert list(work.iterdir()) == []
+
+
+def test_animate_gltf_and_arkit_outputs_are_ready_for_the_viewer(
+    trained: dict[str, Path], tmp_path: Path
+) -> None:
+    from lsf_animation.face.arkit import ARKIT_NAMES
+    from lsf_animation.web.server import ViewerServer
+
+    out = tmp_path / "out"
+    args = ["animate", str(trained["wav"]), "--checkpoint", str(trained["stage2"]), "--out",
+            str(out), "--no-video", "--samples", "2", "--gltf", "--arkit"]  # fmt: skip
+    assert main(args) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"animation.glb", "arkit.csv", "arkit.json", trained["wav"].name} <= names
+    doc = json.loads((out / "arkit.json").read_text())
+    assert (
+        doc["names"] == list(ARKIT_NAMES)
+        and doc["frames"] == np.load(out / "vertices.npy").shape[0]
+    )
+    manifest = ViewerServer(out).manifest  # what `lsf-animation view OUT` serves
+    assert manifest.glb.name == "animation.glb" and manifest.audio is not None
+    assert manifest.audio.name == trained["wav"].name
+
+
+def test_arkit_needs_targets_on_flame_and_says_so_before_any_work(
+    trained: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fixtures_flame import random_flame_arrays, write_flame_pickle
+
+    flame = write_flame_pickle(tmp_path / "generic_model.pkl", random_flame_arrays())
+    out = tmp_path / "out"
+    base = ["animate", str(trained["wav"]), "--checkpoint", str(trained["stage2"]), "--out",
+            str(out), "--no-video"]  # fmt: skip
+    assert main([*base, "--face", str(flame), "--arkit"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no ARKit targets" in err[0] and "--arkit-targets" in err[0]
+    assert main([*base, "--arkit-targets", str(tmp_path)]) == 2
+    assert "goes with --arkit" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_view_serves_the_folder_on_loopback_until_stopped(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import urllib.request
+
+    from lsf_animation.export.gltf import write_glb
+    from lsf_animation.face.builtin import builtin_face
+
+    write_glb(tmp_path / "animation.glb", builtin_face(), np.zeros((1, 5, 53)), None, 25.0)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lsf_animation.cli", "view", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        url = line.split()[1]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert main(["view", str(tmp_path / "nowhere")]) == 2

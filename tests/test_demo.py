@@ -85,6 +85,7 @@ def test_demo_writes_every_output(tmp_path: Path, speech) -> None:
         "animation.mp4",
         "heatmap_mean.png",
         "heatmap_std.png",
+        "animation.glb",
     }
     frames = len(speech.reference)
     assert load_motion(files["motion"]).motion.shape == (2, frames, 53)

@@ -4,6 +4,7 @@ writes the result's files. The CLI's `animate` and `demo` are thin wrappers over
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,15 @@ from lsf_animation.checkpoint.features import build_extractors, feature_roles
 from lsf_animation.checkpoint.files import Checkpoint, load_checkpoint
 from lsf_animation.constants import FPS, NUM_SHAPE
 from lsf_animation.errors import LsfError
-from lsf_animation.export.base import Exporter, ExportInput, OutputFolder, write_outputs
+from lsf_animation.export.arkit import ArkitExporter
+from lsf_animation.export.base import (
+    Exporter,
+    ExportInput,
+    FileExporter,
+    OutputFolder,
+    write_outputs,
+)
+from lsf_animation.export.gltf import GltfExporter
 from lsf_animation.export.heatmaps import HeatmapExporter
 from lsf_animation.export.motion_npz import MotionExporter
 from lsf_animation.export.obj import ObjExporter
@@ -266,16 +275,37 @@ class Animator:
         return Animation(MotionFile(motion, coeffs.coefficients, float(FPS)), self._face)
 
 
+ArkitOption = bool | str | Path
+"""`arkit=`: False (no curves), True (the built-in face's own targets) or the path of the face
+model's ARKit targets (.npz or folder of OBJs)."""
+
+
 def standard_exporters(
-    video: bool = True, obj: bool = False, size: int = 512, progress: bool = False
+    video: bool = True,
+    obj: bool = False,
+    size: int = 512,
+    progress: bool = False,
+    gltf: bool = False,
+    arkit: ArkitOption = False,
+    audio: Path | None = None,
 ) -> list[Exporter]:
     """The files `lsf-animation animate` writes: motion.npz, vertices.npy, the heatmaps, and
-    optionally animation.mp4 and the OBJ sequence."""
+    optionally animation.mp4, the OBJ sequence, animation.glb (with a copy of `audio` beside it,
+    which the viewer plays) and the ARKit-52 curves."""
     exporters: list[Exporter] = [MotionExporter(), VerticesExporter(), HeatmapExporter()]
     if obj:
         exporters.append(ObjExporter())
     if video:
         exporters.append(VideoExporter(size, progress))
+    if gltf:
+        exporters.append(GltfExporter())
+        if audio is not None:
+            source = audio
+            exporters.append(
+                FileExporter("audio", source.name, lambda path: shutil.copyfile(source, path))
+            )
+    if arkit is not False:
+        exporters.append(ArkitExporter(None if arkit is True else arkit))
     return exporters
 
 
@@ -287,20 +317,30 @@ def write_animation(
     obj: bool = False,
     size: int = 512,
     progress: bool = False,
+    gltf: bool = False,
+    arkit: ArkitOption = False,
     extra: Sequence[Exporter] = (),
 ) -> dict[str, Path]:
     """Write an animation's files into folder `out`, all or nothing (`export.base`).
 
     Files: motion.npz (`motion` (K, T, 53), `shape`, `fps`), vertices.npy (sample 0, (T, V, 3)
     metres), heatmap_mean.png and heatmap_std.png (frame-to-frame vertex displacement), with
-    `video` animation.mp4 (sample 0, `audio` muxed in), with `obj` obj/frame_*.obj, and whatever
-    the `extra` exporters write. Files of the same names from an earlier run are replaced.
+    `video` animation.mp4 (sample 0, `audio` muxed in), with `obj` obj/frame_*.obj, with `gltf`
+    animation.glb (every sample) and a copy of the audio for the viewer, with `arkit` arkit.csv
+    and arkit.json (see `ArkitOption`), and whatever the `extra` exporters write. Files of the
+    same names from an earlier run are replaced.
+
+    Raises:
+        LsfError: before anything is written, when `arkit` needs targets the face model has not
+            (FLAME: give its ARKit targets) or an output cannot be written.
 
     Returns:
         The paths written, by role.
     """
-    item = ExportInput(
-        animation.motion_file, animation.face_model(), None if audio is None else Path(audio)
-    )
-    exporters = [*extra, *standard_exporters(video, obj, size, progress)]
-    return write_outputs(item, out, exporters)
+    face = animation.face_model()
+    audio_path = None if audio is None else Path(audio)
+    exporters = [*extra, *standard_exporters(video, obj, size, progress, gltf, arkit, audio_path)]
+    for exporter in exporters:
+        if isinstance(exporter, ArkitExporter):
+            exporter.check(face)
+    return write_outputs(ExportInput(animation.motion_file, face, audio_path), out, exporters)

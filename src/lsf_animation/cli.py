@@ -340,6 +340,23 @@ def synth(out: Path, identities: int, sentences: int, seed: int, workers: int, q
 @click.option("--no-video", is_flag=True, help="Skip the mp4.")
 @click.option("--obj", is_flag=True, help="Also write an OBJ sequence (OUT/obj).")
 @click.option(
+    "--gltf",
+    is_flag=True,
+    help="Also write animation.glb (every sample; glTF 2.0) and a copy of AUDIO beside it, which "
+    "`lsf-animation view OUT` plays.",
+)
+@click.option(
+    "--arkit",
+    is_flag=True,
+    help="Also write ARKit-52 curves of sample 0: arkit.csv (Live Link Face layout), arkit.json.",
+)
+@click.option(
+    "--arkit-targets",
+    type=click.Path(path_type=Path),
+    help="With --arkit on a FLAME face: its 52 ARKit shapes in FLAME topology (.npz or a folder "
+    "of OBJs named eyeBlinkLeft.obj ...).",
+)
+@click.option(
     "--face",
     default="builtin",
     show_default=True,
@@ -356,31 +373,50 @@ def animate(
     out: Path,
     no_video: bool,
     obj: bool,
+    gltf: bool,
+    arkit: bool,
+    arkit_targets: Path | None,
     face: str,
 ) -> None:
-    """Animate the speech in AUDIO: writes motion.npz, vertices.npy, heatmaps, animation.mp4.
+    """Animate the speech in AUDIO: writes motion.npz, vertices.npy, heatmaps, animation.mp4
+    (and with the options an OBJ sequence, animation.glb, ARKit-52 curves).
 
     Prints the real-time factor (audio seconds / processing seconds, video excluded).
     """
     import time
 
-    from lsf_animation.api import Animator, write_animation
+    from lsf_animation.api import Animator, ArkitOption, write_animation
     from lsf_animation.audio.load import Waveform
+    from lsf_animation.export.arkit import ArkitExporter
     from lsf_animation.export.base import check_output_dir
     from lsf_animation.face.identity_files import FaceShape, load_neutral_mesh
 
     # check every input before computing or writing anything
     if shape_file is not None and neutral_mesh is not None:
         raise LsfError("give --shape or --neutral-mesh, not both")
+    if arkit_targets is not None and not arkit:
+        raise LsfError("--arkit-targets goes with --arkit")
+    arkit_option: ArkitOption = (arkit_targets or True) if arkit else False
     folder = check_output_dir(out)
     shape = FaceShape.read(shape_file) if shape_file is not None else None
     mesh = load_neutral_mesh(neutral_mesh) if neutral_mesh is not None else None
     wav = Waveform.read(audio)
     animator = Animator.from_checkpoint(checkpoint, face=face)
+    if arkit:
+        ArkitExporter(arkit_targets).check(animator.face)
     started = time.perf_counter()
     animation = animator.animate(wav, shape, mesh, samples, temperature, seed)
     elapsed = time.perf_counter() - started
-    files = write_animation(animation, folder, wav.source, not no_video, obj, progress=True)
+    files = write_animation(
+        animation,
+        folder,
+        wav.source,
+        not no_video,
+        obj,
+        progress=True,
+        gltf=gltf,
+        arkit=arkit_option,
+    )
     for role, path in files.items():
         click.echo(f"{role:>12}: {path}")
     click.echo(
@@ -486,6 +522,25 @@ def evaluate(
         click.echo(table2_markdown(results))
     for role, path in write_tables(results, settings, out).items():
         click.echo(f"{role:>12}: {path}")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--audio",
+    type=click.Path(path_type=Path),
+    help="The speech to play. Default: the file animation.glb names, in FOLDER.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="0: any free port.")
+def view(folder: Path, audio: Path | None, port: int) -> None:
+    """Play FOLDER/animation.glb with its speech in the browser viewer (127.0.0.1 only).
+
+    Prints the page's URL and serves until Ctrl-C. FOLDER is the output of `lsf-animation demo`
+    or of `lsf-animation animate ... --gltf`.
+    """
+    from lsf_animation.web.server import serve
+
+    serve(folder, audio, port, echo=click.echo)
 
 
 class _DropAdverts(logging.Filter):

@@ -26,6 +26,7 @@ from lsf_animation.data.synth.layout import write_wav
 from lsf_animation.data.synth.sentences import SENTENCES
 from lsf_animation.data.synth.speakers import make_speakers
 from lsf_animation.export.base import FileExporter, check_output_dir
+from lsf_animation.export.gltf import GltfExporter
 from lsf_animation.export.motion_npz import MotionExporter
 from lsf_animation.face.motion import make_motion_file
 
@@ -124,7 +125,8 @@ def run_demo(
 
     Files: speech.wav, script.json (the sentences, emotions and times), reference.npz (the
     synthetic speaker's own motion, for comparison), and `api.write_animation`'s motion.npz
-    (`samples` samples), vertices.npy, animation.mp4 (sample 0, with the speech) and heatmaps.
+    (`samples` samples), vertices.npy, animation.mp4 (sample 0, with the speech), heatmaps and
+    animation.glb (every sample, for the viewer and other tools).
     Nothing is left behind when it fails.
 
     Returns:
@@ -147,5 +149,6 @@ def run_demo(
                 lambda path: path.write_text(json.dumps(script, indent=2) + "\n"),
             ),
             MotionExporter("reference", "reference.npz", reference),
+            GltfExporter(),
         ]
         return write_animation(animation, folder, wav, size=size, progress=progress, extra=extra)

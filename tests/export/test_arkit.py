@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +14,12 @@ from fixtures_flame import random_flame_arrays, write_flame_pickle
 from lsf_animation.errors import LsfError
 from lsf_animation.export.arkit import ArkitExporter, fit_arkit, timecode, write_live_link_csv
 from lsf_animation.export.arkit_fit import ArkitSolver
+from lsf_animation.export.base import ExportInput
 from lsf_animation.face.arkit import ARKIT_NAMES, ArkitTargets, arkit_targets_for
 from lsf_animation.face.builtin import builtin_face
 from lsf_animation.face.builtin_arkit import builtin_arkit_targets
 from lsf_animation.face.load import load_face_model
+from lsf_animation.face.motion import make_motion_file
 
 # The header of the CSV files the Live Link Face app records, as public readers of those files
 # carry it (e.g. nmfisher/blender_livelinkface, bpylivelinkface.py, LIVE_LINK_FACE_HEADER).
@@ -148,8 +151,9 @@ def test_exporter_writes_csv_and_json_for_the_builtin_face(tmp_path):
     face = builtin_face()
     motion = np.stack([_jaw_motion(), np.zeros((30, 53), np.float32)])
     exporter = ArkitExporter()
-    paths = exporter.write(tmp_path, face, motion, None, 25.0, audio="in/speech.wav")
-    assert [p.name for p in paths] == ["arkit.csv", "arkit.json"]
+    exporter.write(ExportInput(make_motion_file(motion), face, Path("in/speech.wav")), tmp_path)
+    assert exporter.outputs() == {"arkit_csv": "arkit.csv", "arkit_json": "arkit.json"}
+    paths = [tmp_path / "arkit.csv", tmp_path / "arkit.json"]
     doc = json.loads(paths[1].read_text())
     assert doc["names"] == list(ARKIT_NAMES) and doc["frames"] == 30 and doc["fps"] == 25.0
     assert doc["audio"] == "speech.wav" and doc["targets"] == "builtin"
@@ -187,7 +191,8 @@ def test_flame_needs_user_targets_and_says_how(tmp_path, flame_face):
     with pytest.raises(LsfError, match=r"no ARKit targets.*--arkit-targets.*\.npz.*OBJ"):
         arkit_targets_for(flame_face)
     with pytest.raises(LsfError, match="no ARKit targets"):
-        ArkitExporter().write(tmp_path, flame_face, np.zeros((3, 53)), None, 25.0)
+        item = ExportInput(make_motion_file(np.zeros((3, 53))), flame_face)
+        ArkitExporter().write(item, tmp_path)
     assert not any(tmp_path.iterdir())
 
 

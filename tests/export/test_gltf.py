@@ -14,10 +14,12 @@ import torch
 from fixtures_flame import random_flame_arrays, write_flame_pickle
 from gltf_reference import Gltf
 from lsf_animation.errors import LsfError
+from lsf_animation.export.base import ExportInput
 from lsf_animation.export.gltf import GltfExporter, gltf_bytes, write_glb
 from lsf_animation.face.builtin import builtin_face
 from lsf_animation.face.flame import FlameLayer
 from lsf_animation.face.load import load_face_model
+from lsf_animation.face.motion import make_motion_file
 from node_tools import validate_gltf
 
 TOLERANCE = 1e-5  # metres, the bar; measured errors are ~1e-8 to 2e-7 m
@@ -167,8 +169,10 @@ def test_glb_container_is_well_formed(tmp_path):
 
 def test_exporter_writes_animation_glb_and_refuses_bad_motion(tmp_path):
     face = builtin_face()
-    paths = GltfExporter().write(tmp_path, face, _speech_like_motion(1, 5, 9), None, 25.0)
-    assert paths == [tmp_path / "animation.glb"] and paths[0].stat().st_size > 0
+    exporter = GltfExporter()
+    exporter.write(ExportInput(make_motion_file(_speech_like_motion(1, 5, 9)), face), tmp_path)
+    assert exporter.outputs() == {"gltf": "animation.glb"}
+    assert (tmp_path / "animation.glb").stat().st_size > 0
     with pytest.raises(LsfError, match=r"expected \(K, T, 53\)"):
         write_glb(tmp_path / "bad.glb", face, np.zeros((4, 52)), None, 25.0)
     with pytest.raises(LsfError, match="NaN"):

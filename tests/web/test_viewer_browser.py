@@ -21,12 +21,12 @@ from PIL import Image
 
 from fixtures_flame import random_flame_arrays, write_flame_pickle
 from gltf_reference import Gltf
-from lsf_animation.api import write_heatmaps
 from lsf_animation.export.gltf import write_glb
 from lsf_animation.face.builtin import builtin_face
 from lsf_animation.face.flame import FlameLayer, motion_to_vertices
 from lsf_animation.face.load import load_face_model
 from lsf_animation.render.camera import Camera
+from lsf_animation.render.heatmap import write_motion_heatmaps
 from lsf_animation.render.renderer import MeshRenderer
 from lsf_animation.web.server import ViewerServer
 from node_tools import REPO, chromium, node, node_package
@@ -79,7 +79,9 @@ def browser_run(tmp_path_factory) -> dict:
     samples = np.arange(FRAMES * 640) / 16000.0
     soundfile.write(builtin_dir / "speech.wav", 0.2 * np.sin(2 * np.pi * 220 * samples), 16000)
     verts0 = _flame(face, motion[0], shape)
-    write_heatmaps(face, verts0, builtin_dir / "heatmap_mean.png", builtin_dir / "heatmap_std.png")
+    write_motion_heatmaps(
+        face, verts0, builtin_dir / "heatmap_mean.png", builtin_dir / "heatmap_std.png"
+    )
 
     # A FLAME-format model with pose correctives and four skinning influences per vertex
     # (three.js skins with four); no audio in this folder.

@@ -17,8 +17,6 @@ the app writes them) and the head and eye rotations, which are 0 here (the motio
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -26,8 +24,10 @@ import numpy as np
 
 from lsf_animation.errors import LsfError
 from lsf_animation.export.arkit_fit import RIDGE, ArkitFit, ArkitSolver
+from lsf_animation.export.base import Exporter, ExportInput
 from lsf_animation.face.arkit import ARKIT_NAMES, ArkitTargets, arkit_targets_for
 from lsf_animation.face.model import FaceModel
+from lsf_animation.io.atomic import atomic_write_bytes
 
 LIVE_LINK_ROTATIONS = (
     "HeadYaw",
@@ -70,20 +70,6 @@ def timecode(frame: int, fps: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}:{ff:02d}.{sub:03d}"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.resolve().with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise LsfError(f"cannot write {path} ({err}); choose a writable output folder") from err
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_live_link_csv(path: str | Path, weights: np.ndarray, fps: float) -> Path:
     """Write (T, 52) weights as a Live Link Face CSV (layout in the module docstring)."""
     weights = np.asarray(weights, np.float64)
@@ -94,9 +80,7 @@ def write_live_link_csv(path: str | Path, weights: np.ndarray, fps: float) -> Pa
     for f, row in enumerate(weights):
         values = ",".join(f"{w:.6f}" for w in row)
         lines.append(f"{timecode(f, fps)},{BLEND_SHAPE_COUNT},{values},{zeros}")
-    path = Path(path)
-    _atomic_write(path, "\n".join(lines) + "\n")
-    return path
+    return atomic_write_bytes(path, ("\n".join(lines) + "\n").encode(), "the ARKit CSV")
 
 
 def write_arkit_json(
@@ -123,9 +107,8 @@ def write_arkit_json(
         "lip_residual_mm": {k.removesuffix("_mm"): round(v, 4) for k, v in residual.items()},
         "audio": audio,
     }
-    path = Path(path)
-    _atomic_write(path, json.dumps(doc, separators=(",", ":")) + "\n")
-    return path
+    text = json.dumps(doc, separators=(",", ":")) + "\n"
+    return atomic_write_bytes(path, text.encode(), "the ARKit JSON")
 
 
 def _vertex_chunks(face: FaceModel, motion: np.ndarray, shape: np.ndarray) -> Iterator[np.ndarray]:
@@ -173,44 +156,30 @@ def fit_arkit(
     return solver.fit(chunks, _neutral(face, shape_arr))
 
 
-class ArkitExporter:
-    """Exporter of an animation's sample 0 as ARKit-52 curves: arkit.csv (Live Link Face layout)
-    and arkit.json.
+class ArkitExporter(Exporter):
+    """arkit.csv (Live Link Face layout) and arkit.json: sample 0 as ARKit-52 curves.
 
     Args:
         targets: the face model's ARKit targets (.npz or folder of OBJs); None for the built-in
             face's own (other face models then raise a clear LsfError).
     """
 
-    name = "arkit"
-
     def __init__(self, targets: str | Path | None = None) -> None:
         self.targets = targets
         self.last_fit: ArkitFit | None = None
 
-    def write(
-        self,
-        folder: str | Path,
-        face: FaceModel,
-        motion: np.ndarray,
-        shape: np.ndarray | None,
-        fps: float,
-        audio: str | Path | None = None,
-        vertices: Iterable[np.ndarray] | None = None,
-    ) -> list[Path]:
-        """Write folder/arkit.csv and folder/arkit.json; returns their paths.
+    def outputs(self) -> dict[str, str]:
+        return {"arkit_csv": CSV_NAME, "arkit_json": JSON_NAME}
 
-        `motion` is (K, T, 53) or (T, 53); the curves are of sample 0, whose vertices
-        (T, V, 3), whole or in chunks of frames, may be given to save recomputing them.
-        """
-        targets = arkit_targets_for(face, self.targets)
-        motion = np.asarray(motion)
-        sample = motion[0] if motion.ndim == 3 else motion
-        fit = fit_arkit(face, sample, shape, targets, vertices)
+    def check(self, face: FaceModel) -> ArkitTargets:
+        """The targets for `face`, or the LsfError that says what to pass (before any work)."""
+        return arkit_targets_for(face, self.targets)
+
+    def write(self, item: ExportInput, folder: Path) -> None:
+        targets = self.check(item.face)
+        m = item.motion
+        fit = fit_arkit(item.face, m.motion[0], m.shape, targets, item.vertices(0))
         self.last_fit = fit
-        folder = Path(folder)
-        audio_name = None if audio is None else Path(audio).name
-        return [
-            write_live_link_csv(folder / CSV_NAME, fit.weights, fps),
-            write_arkit_json(folder / JSON_NAME, fit, fps, targets.source, face.name, audio_name),
-        ]
+        audio_name = None if item.audio is None else item.audio.name
+        write_live_link_csv(folder / CSV_NAME, fit.weights, m.fps)
+        write_arkit_json(folder / JSON_NAME, fit, m.fps, targets.source, item.face.name, audio_name)

@@ -33,8 +33,6 @@ values; measured error about 1e-7 m: tests/export/test_gltf.py).
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +40,14 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from lsf_animation.constants import MOTION_DIM, NUM_EXPRESSION
 from lsf_animation.errors import LsfError
+from lsf_animation.export.base import Exporter, ExportInput
 from lsf_animation.export.glb import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GlbBuilder, JsonObject
 from lsf_animation.face.model import JOINT_NAMES, NUM_JOINTS, FaceModel
+from lsf_animation.io.atomic import atomic_write_bytes
 from lsf_animation.render.camera import Camera
 
-MOTION_DIM = 53  # 50 expression coefficients + 3 jaw axis-angle values (rad)
-NUM_MOTION_EXPRESSION = 50
 JAW = JOINT_NAMES.index("jaw")
 SKIN_TONE_SRGB = (0.86, 0.70, 0.60)  # the CPU renderer's albedo for faces without colours
 GLB_NAME = "animation.glb"
@@ -250,8 +249,8 @@ def motion_poses(motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rotates; root, neck and eyes stay at zero, as `motion_to_vertices` has them)."""
     motion = np.asarray(motion, np.float64)
     poses = np.zeros((*motion.shape[:2], NUM_JOINTS, 3))
-    poses[:, :, JAW] = motion[:, :, NUM_MOTION_EXPRESSION:]
-    return motion[:, :, :NUM_MOTION_EXPRESSION], poses
+    poses[:, :, JAW] = motion[:, :, NUM_EXPRESSION:]
+    return motion[:, :, :NUM_EXPRESSION], poses
 
 
 def _check_motion(motion: np.ndarray) -> np.ndarray:
@@ -261,7 +260,7 @@ def _check_motion(motion: np.ndarray) -> np.ndarray:
     if motion.ndim != 3 or motion.shape[-1] != MOTION_DIM or motion.shape[1] == 0:
         raise LsfError(
             f"motion has shape {tuple(motion.shape)}, expected (K, T, {MOTION_DIM}) with T >= 1: "
-            f"{NUM_MOTION_EXPRESSION} expression coefficients + 3 jaw values per frame"
+            f"{NUM_EXPRESSION} expression coefficients + 3 jaw values per frame"
         )
     if not np.isfinite(motion).all():
         raise LsfError("motion contains NaN or inf values")
@@ -493,41 +492,22 @@ def write_glb(
         audio_name=None if audio is None else Path(audio).name,
         normals=normals,
     )
-    path = Path(path)
-    tmp = path.resolve().with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise LsfError(f"cannot write {path} ({err}); choose a writable output folder") from err
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, data, "the glTF file")
 
 
-class GltfExporter:
-    """Exporter of an animation as `animation.glb` (all motion samples, one animation each).
+class GltfExporter(Exporter):
+    """animation.glb: every motion sample as one animation of the face model.
 
-    `write` takes what every exporter gets; the glTF needs no vertices (the file carries the
-    face model's directions and the per-frame coefficients, and a glTF reader rebuilds them).
+    The glTF needs no vertices: the file carries the face model's directions and the per-frame
+    coefficients, and a glTF reader rebuilds them.
     """
-
-    name = "gltf"
 
     def __init__(self, normals: bool = True) -> None:
         self.normals = normals
 
-    def write(
-        self,
-        folder: str | Path,
-        face: FaceModel,
-        motion: np.ndarray,
-        shape: np.ndarray | None,
-        fps: float,
-        audio: str | Path | None = None,
-    ) -> list[Path]:
-        """Write `folder/animation.glb`; returns [its path]."""
-        return [write_glb(Path(folder) / GLB_NAME, face, motion, shape, fps, audio, self.normals)]
+    def outputs(self) -> dict[str, str]:
+        return {"gltf": GLB_NAME}
+
+    def write(self, item: ExportInput, folder: Path) -> None:
+        m = item.motion
+        write_glb(folder / GLB_NAME, item.face, m.motion, m.shape, m.fps, item.audio, self.normals)
