@@ -18,7 +18,6 @@ from lsf_animation.checkpoint.features import build_extractors, feature_roles
 from lsf_animation.checkpoint.files import Checkpoint, load_checkpoint
 from lsf_animation.constants import FPS, NUM_SHAPE
 from lsf_animation.errors import LsfError
-from lsf_animation.export.arkit import ArkitExporter
 from lsf_animation.export.base import (
     Exporter,
     ExportInput,
@@ -26,13 +25,11 @@ from lsf_animation.export.base import (
     OutputFolder,
     write_outputs,
 )
-from lsf_animation.export.gltf import GltfExporter
 from lsf_animation.export.heatmaps import HeatmapExporter
 from lsf_animation.export.motion_npz import MotionExporter
 from lsf_animation.export.obj import ObjExporter
 from lsf_animation.export.vertices import VerticesExporter
 from lsf_animation.export.video import VideoExporter
-from lsf_animation.face.fit import fit_shape
 from lsf_animation.face.identity_files import FaceShape
 from lsf_animation.face.load import load_face_model
 from lsf_animation.face.model import FaceModel
@@ -213,6 +210,9 @@ class Animator:
         if isinstance(shape, FaceShape):
             return shape
         if neutral_mesh is not None:
+            # Imported when needed: fitting's scipy.linalg costs ~0.5 s at start-up.
+            from lsf_animation.face.fit import fit_shape
+
             return FaceShape.from_array(
                 fit_shape(self.face, neutral_mesh)[:NUM_SHAPE], "fitted neutral mesh"
             )
@@ -297,7 +297,10 @@ def standard_exporters(
         exporters.append(ObjExporter())
     if video:
         exporters.append(VideoExporter(size, progress))
+    # Imported when asked for: the ARKit solver's scipy.optimize costs ~0.5 s to import.
     if gltf:
+        from lsf_animation.export.gltf import GltfExporter
+
         exporters.append(GltfExporter())
         if audio is not None:
             source = audio
@@ -305,6 +308,8 @@ def standard_exporters(
                 FileExporter("audio", source.name, lambda path: shutil.copyfile(source, path))
             )
     if arkit is not False:
+        from lsf_animation.export.arkit import ArkitExporter
+
         exporters.append(ArkitExporter(None if arkit is True else arkit))
     return exporters
 
@@ -337,10 +342,7 @@ def write_animation(
     Returns:
         The paths written, by role.
     """
-    face = animation.face_model()
     audio_path = None if audio is None else Path(audio)
     exporters = [*extra, *standard_exporters(video, obj, size, progress, gltf, arkit, audio_path)]
-    for exporter in exporters:
-        if isinstance(exporter, ArkitExporter):
-            exporter.check(face)
-    return write_outputs(ExportInput(animation.motion_file, face, audio_path), out, exporters)
+    item = ExportInput(animation.motion_file, animation.face_model(), audio_path)
+    return write_outputs(item, out, exporters)

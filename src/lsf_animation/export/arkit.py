@@ -171,12 +171,12 @@ class ArkitExporter(Exporter):
     def outputs(self) -> dict[str, str]:
         return {"arkit_csv": CSV_NAME, "arkit_json": JSON_NAME}
 
-    def check(self, face: FaceModel) -> ArkitTargets:
-        """The targets for `face`, or the LsfError that says what to pass (before any work)."""
-        return arkit_targets_for(face, self.targets)
+    def check(self, face: FaceModel) -> None:
+        """The LsfError that says what to pass when `face` has no ARKit targets."""
+        arkit_targets_for(face, self.targets)
 
     def write(self, item: ExportInput, folder: Path) -> None:
-        targets = self.check(item.face)
+        targets = arkit_targets_for(item.face, self.targets)
         m = item.motion
         fit = fit_arkit(item.face, m.motion[0], m.shape, targets, item.vertices(0))
         self.last_fit = fit

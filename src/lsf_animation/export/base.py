@@ -63,6 +63,9 @@ class Exporter(ABC):
     def write(self, item: ExportInput, folder: Path) -> None:
         """Write the files named by `outputs()` into `folder` (an empty staging folder)."""
 
+    def check(self, face: FaceModel) -> None:  # noqa: B027 (optional hook, no-op by default)
+        """Raise LsfError, before any work, when this format cannot be written for `face`."""
+
 
 class FileExporter(Exporter):
     """A file the caller writes itself (a transcript, a copy of the speech, a JSON note).
@@ -121,7 +124,8 @@ def write_outputs(
         The paths written, by role.
 
     Raises:
-        LsfError: `out` cannot be written, or two exporters would write the same name.
+        LsfError: an exporter cannot write its format for this face, or `out` cannot be
+            written; nothing is written then.
     """
     names: dict[str, str] = {}
     for exporter in exporters:
@@ -129,6 +133,8 @@ def write_outputs(
             if name in names.values() or role in names:
                 raise ValueError(f"two exporters write {role!r} / {name!r}")
             names[role] = name
+    for exporter in exporters:
+        exporter.check(item.face)
     out = check_output_dir(out).path
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
