@@ -181,24 +181,17 @@ class Animator:
             raise LsfError(f"the model made {motion.shape[1]} frames for {frames} requested")
         return np.asarray(self.scaler.inverse(motion.numpy()), dtype=np.float32)
 
-    @staticmethod
-    def _stream_features(
-        lanes: WorkerLanes, streams: SpeechStreams, wav: np.ndarray
-    ) -> dict[str, torch.Tensor]:
-        futures = {role: lanes.submit(role, streams.compute, role, wav) for role in streams.roles}
-        return {role: future.result() for role, future in futures.items()}
-
     def window_features(self, wav: np.ndarray) -> dict[str, torch.Tensor]:
         """The model's input streams for one window of audio, (1, T50, D) by role, computed as
         `animate` computes them (the motion stream already through the motion backbone)."""
         with self._lanes() as lanes:
-            return self._stream_features(lanes, self.streams, wav)
+            return self.streams.compute_all(lanes, wav)
 
     def _predict(
         self, lanes: WorkerLanes, wav: np.ndarray, frames: int, req: _Request
     ) -> np.ndarray:
         """One window: audio slice -> (K, frames, 53) in FLAME units."""
-        feats = self._stream_features(lanes, self.streams, wav)
+        feats = self.streams.compute_all(lanes, wav)
         return lanes.submit(MODEL_LANE, self._sample, feats, frames, req).result()
 
     def _shape(

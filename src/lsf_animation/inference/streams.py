@@ -58,6 +58,12 @@ class SpeechStreams:
                 x = self.backbone(x, None)
         return x
 
+    def compute_all(self, lanes: WorkerLanes, wav: np.ndarray) -> dict[str, torch.Tensor]:
+        """Every stream of one window, each on its role's lane (side by side when the lanes
+        are parallel): role -> (1, T50, D)."""
+        futures = {role: lanes.submit(role, self.compute, role, wav) for role in self.roles}
+        return {role: future.result() for role, future in futures.items()}
+
 
 def _set_threads(count: int) -> None:
     torch.set_num_threads(count)
