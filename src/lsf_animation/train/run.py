@@ -21,6 +21,7 @@ from lsf_animation.errors import LsfError
 from lsf_animation.model.config import ModelConfig
 from lsf_animation.model.lsf import LSFModel
 from lsf_animation.model.variants import LABELS_USED
+from lsf_animation.model.vqvae import MotionVQVAE
 from lsf_animation.train.config import TrainConfig
 from lsf_animation.train.data import Echo, prepare_data, stderr_echo
 from lsf_animation.train.stage1 import Stage1Module
@@ -120,7 +121,11 @@ def build_stage2_model(
         vqvae=prior.model_config.vqvae, sie=run_cfg.sie, name=run_cfg.name
     ).validate()
     model = LSFModel(model_cfg, backbone)
-    model.prior.load_state_dict(prior.build_prior().state_dict())
+    # A second prior is built initialized (drawing from torch's generator) only to keep the
+    # seeded random stream of stage 2 as it has always been: retraining then reproduces earlier
+    # checkpoints exactly (the shipped demo checkpoint among them).
+    MotionVQVAE(prior.model_config.vqvae)
+    model.prior.load_state_dict(prior.state_dict)
     return model.freeze_prior()
 
 
