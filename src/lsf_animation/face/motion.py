@@ -15,7 +15,7 @@ import numpy as np
 from lsf_animation.constants import FPS, MOTION_DIM, NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.errors import LsfError
 from lsf_animation.face.flame import FlameLayer, motion_to_vertices
-from lsf_animation.face.identity_files import check_shape
+from lsf_animation.face.identity_files import check_real_numbers, check_shape
 from lsf_animation.face.model import FaceModel
 
 VERTEX_CHUNK_FRAMES = 1024
@@ -53,6 +53,7 @@ class MotionFile:
 
 
 def _as_samples(motion: np.ndarray, source: str) -> np.ndarray:
+    check_real_numbers(motion, f"{source}: `motion`")
     if motion.ndim == 2:
         motion = motion[None]
     if motion.ndim != 3 or motion.shape[-1] != MOTION_DIM:
