@@ -23,12 +23,13 @@ import os
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from lsf_animation.errors import LsfError
+from lsf_animation.face.flame import FlameLayer
 from lsf_animation.face.model import FaceModel
 from lsf_animation.face.motion import MotionFile, motion_vertices, vertex_chunks
 from lsf_animation.io.atomic import make_staging_folder, remove_stale, write_error
@@ -47,11 +48,15 @@ class ExportInput:
     motion: MotionFile
     face: FaceModel
     audio: Path | None = None
+    _layer: FlameLayer | None = field(default=None, init=False, repr=False)
 
     def vertex_chunks(self, sample: int = 0) -> Iterator[np.ndarray]:
         """The (T, V, 3) float32 vertices in metres of one sample, `VERTEX_CHUNK_FRAMES` frames
-        at a time, computed on demand: each call starts over, and memory stays bounded."""
-        return vertex_chunks(self.face, self.motion, sample)
+        at a time, computed on demand: each call starts over, and memory stays bounded (only
+        the face's FLAME layer is kept between calls)."""
+        if self._layer is None:
+            self._layer = FlameLayer(self.face)
+        return vertex_chunks(self.face, self.motion, sample, layer=self._layer)
 
     def vertices(self, sample: int = 0) -> np.ndarray:
         """All (T, V, 3) float32 vertices in metres of one sample at once (T x V x 12 bytes:

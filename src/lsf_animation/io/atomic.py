@@ -9,8 +9,9 @@ unlike `tempfile.mkstemp`'s owner-only 0600.
 A process killed outright (SIGKILL, power loss) cannot remove its temporaries, so their names
 say whose they are: `.<name>.<host>-<pid>-<random>.part` beside a file, `.partial-<host>-<pid>-
 <random>` for a staging folder. `remove_stale(folder)` deletes those of this host whose process
-no longer runs; every writer of a folder calls it first, so a new run into the same folder
-cleans up after a killed one, and never touches a live run's files or anyone else's.
+no longer runs; every atomic write (and the exporters' staging) calls it on its folder first, so
+a new run into the same folder cleans up after a killed one, and never touches a live run's
+files or anyone else's.
 """
 
 from __future__ import annotations
@@ -153,7 +154,8 @@ def atomic_path(
     path: str | Path, what: str | None = None, make_parents: bool = True, then: str = "run again"
 ) -> Iterator[Path]:
     """Yield a temporary path to write `path` through; rename it onto `path` when the block
-    completes, remove it when the block fails.
+    completes, remove it when the block fails. Temporaries that killed processes left in
+    `path`'s folder are removed first (`remove_stale`).
 
     Args:
         path: the final file (or folder) name.
@@ -168,6 +170,7 @@ def atomic_path(
     try:
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(path.parent)
         yield tmp
         os.replace(tmp, path)
     except OSError as err:

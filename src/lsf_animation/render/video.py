@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from lsf_animation.errors import LsfError
+from lsf_animation.face.flame import FlameLayer
 from lsf_animation.face.model import FaceModel
 from lsf_animation.face.motion import MotionFile, vertex_chunks
 from lsf_animation.io.atomic import atomic_path, remove_stale
@@ -325,7 +326,8 @@ def write_motion_video(
     """Render one sample of a motion on a face to an mp4 (see `write_face_video`), computing
     its vertices chunk by chunk (`face.motion.vertex_chunks`)."""
     motion_file.check_sample(sample)
+    layer = FlameLayer(face)
     return write_face_video(
-        face, lambda: vertex_chunks(face, motion_file, sample), path, motion_file.fps, audio,
-        size, progress,
+        face, lambda: vertex_chunks(face, motion_file, sample, layer=layer), path,
+        motion_file.fps, audio, size, progress,
     )  # fmt: skip
