@@ -194,6 +194,13 @@ def write_outputs(
         if created:
             shutil.rmtree(out, ignore_errors=True)
         raise write_error("the outputs", out, err) from err
+    except LsfError as err:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        if staging is None:
+            raise
+        # name the output the user asked for, not the hidden staging folder it was written in
+        raise LsfError(str(err).replace(f"{staging}{os.sep}", f"{out}{os.sep}")) from err
     except BaseException:
         if created:
             shutil.rmtree(out, ignore_errors=True)

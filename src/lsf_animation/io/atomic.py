@@ -105,7 +105,7 @@ def _size(path: Path) -> int:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
 def _free_space(path: Path) -> int | None:
@@ -137,7 +137,7 @@ def write_error(
         if needed:
             amounts.append(f"it needs {_megabytes(needed)}")
         elif written:
-            amounts.append(f"{_megabytes(written)} were written before it filled")
+            amounts.append(f"{_megabytes(written)} written before it filled")
         free = _free_space(path)
         if free is not None:
             amounts.append(f"{_megabytes(free)} free there now")

@@ -3,7 +3,8 @@
 Lightning's own writer serializes into memory and copies the bytes through fsspec's transaction
 (a temporary file made with `mkstemp`, so owner-only 0600 permissions, then moved, which across
 file systems is a copy): a full disk could leave a truncated file under the final name, and
-the file ignored the umask. `AtomicCheckpointIO` writes through `io.atomic.atomic_path` instead:
+the file ignored the umask. `AtomicCheckpointIO` writes through `io.atomic.atomic_path` instead
+(`checkpoint.files.save_torch_file`):
 a hidden temporary beside the final name, renamed onto it only when complete (a truncated file
 is never under a checkpoint's name), with the umask's permissions. A full disk is one line that
 says how much was written and what to run next; temporaries of killed runs are removed on the
@@ -15,10 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from lsf_animation.io.atomic import atomic_path, remove_stale
+from lsf_animation.checkpoint.files import save_torch_file
+from lsf_animation.io.atomic import remove_stale
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -30,8 +31,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(path.parent)
-        with atomic_path(path, "the training checkpoint", then=_next(path)) as tmp:
-            torch.save(checkpoint, tmp)
+        save_torch_file(checkpoint, path, "the training checkpoint", then=_next(path))
 
 
 def _next(path: Path) -> str:
