@@ -358,4 +358,5 @@ def write_animation(
     for exporter in exporters:
         if isinstance(exporter, ArkitExporter):
             exporter.check(face)
-    return write_outputs(ExportInput(animation.motion_file, face, audio_path), out, exporters)
+    item = ExportInput(animation.motion_file, face, audio_path, progress)
+    return write_outputs(item, out, exporters)

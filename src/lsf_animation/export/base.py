@@ -43,25 +43,40 @@ class ExportInput:
         motion: the motion samples (K, T, 53), the face's shape and the frame rate.
         face: the face model the motion drives.
         audio: the speech file the motion was made from (muxed into videos), or None.
+        progress: exporters show progress bars on stderr.
     """
 
     motion: MotionFile
     face: FaceModel
     audio: Path | None = None
+    progress: bool = False
     _layer: FlameLayer | None = field(default=None, init=False, repr=False)
 
-    def vertex_chunks(self, sample: int = 0) -> Iterator[np.ndarray]:
+    def vertex_chunks(self, sample: int = 0, desc: str | None = None) -> Iterator[np.ndarray]:
         """The (T, V, 3) float32 vertices in metres of one sample, `VERTEX_CHUNK_FRAMES` frames
         at a time, computed on demand: each call starts over, and memory stays bounded (only
-        the face's FLAME layer is kept between calls)."""
+        the face's FLAME layer is kept between calls). With `progress` and a `desc`, a
+        progress bar named `desc` counts the frames."""
         if self._layer is None:
             self._layer = FlameLayer(self.face)
-        return vertex_chunks(self.face, self.motion, sample, layer=self._layer)
+        chunks = vertex_chunks(self.face, self.motion, sample, layer=self._layer)
+        if not (self.progress and desc):
+            return chunks
+        return _counted(chunks, self.motion.num_frames, desc)
 
     def vertices(self, sample: int = 0) -> np.ndarray:
         """All (T, V, 3) float32 vertices in metres of one sample at once (T x V x 12 bytes:
         2.2 GB for 20 minutes on the built-in face); exporters use `vertex_chunks`."""
         return motion_vertices(self.face, self.motion, sample)
+
+
+def _counted(chunks: Iterator[np.ndarray], total: int, desc: str) -> Iterator[np.ndarray]:
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="frame", desc=desc) as bar:
+        for chunk in chunks:
+            yield chunk
+            bar.update(len(chunk))
 
 
 class Exporter(ABC):

@@ -20,6 +20,6 @@ class HeatmapExporter(Exporter):
         from lsf_animation.render.heatmap import write_motion_heatmaps
 
         write_motion_heatmaps(
-            item.face, item.vertex_chunks(0), folder / "heatmap_mean.png",
+            item.face, item.vertex_chunks(0, "heatmaps"), folder / "heatmap_mean.png",
             folder / "heatmap_std.png",
         )

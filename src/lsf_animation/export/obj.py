@@ -208,6 +208,6 @@ class ObjExporter(Exporter):
     def write(self, item: ExportInput, folder: Path) -> None:
         face = item.face
         save_obj_sequence(
-            folder / "obj", item.vertex_chunks(0), face.faces, face.vertex_colors,
+            folder / "obj", item.vertex_chunks(0, "obj"), face.faces, face.vertex_colors,
             num_frames=item.motion.num_frames,
         )  # fmt: skip

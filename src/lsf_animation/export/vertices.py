@@ -102,6 +102,6 @@ class VerticesExporter(Exporter):
 
     def write(self, item: ExportInput, folder: Path) -> None:
         save_vertex_chunks(
-            folder / "vertices.npy", item.vertex_chunks(0), item.motion.num_frames,
+            folder / "vertices.npy", item.vertex_chunks(0, "vertices"), item.motion.num_frames,
             item.face.num_vertices,
         )  # fmt: skip
