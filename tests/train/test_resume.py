@@ -91,6 +91,31 @@ def test_stage1_killed_and_resumed_ends_bit_identical(corpus, uninterrupted, tmp
 
 
 @pytest.mark.slow
+def test_sigterm_stops_training_in_one_line_and_resume_continues(corpus, tmp_path):
+    out = tmp_path / "terminated"
+    last = out / "stage1" / "checkpoints" / "last.ckpt"
+    cmd = [sys.executable, "-m", "lsf_animation.cli",
+           *_args("stage1", corpus, out, "--max-epochs", "500")]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not last.exists():
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.01)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("terminated (SIGTERM)")
+    left = [p.name for p in last.parent.iterdir()]
+    assert sorted(left) in (["best.ckpt", "last.ckpt"], ["last.ckpt"]), left  # no temporaries
+    epoch = torch.load(last, weights_only=True)["epoch"]
+    assert main(_args("stage1", corpus, out, "--max-epochs", str(epoch + 2), "--resume")) == 0
+    assert torch.load(last, weights_only=True)["epoch"] == epoch + 1
+
+
+@pytest.mark.slow
 def test_stage2_stopped_and_resumed_ends_bit_identical(corpus, uninterrupted, tmp_path):
     out = tmp_path / "stopped"
     prior = ["--prior", str(uninterrupted / "stage1" / "model.ckpt")]

@@ -40,10 +40,11 @@ def check_mesh_scale(face: FaceModel, mesh: np.ndarray) -> None:
     for factor, unit in ((1000.0, "millimetres"), (100.0, "centimetres")):
         if factor / 3 < ratio < factor * 3:
             hint = f"it looks like {unit}: multiply its coordinates by {1 / factor:g}"
+    times = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.2g}"
     raise LsfError(
-        f"the neutral mesh is {ratio:.3g} times the size of face model {face.name!r} "
-        f"({width:.4g} wide against {model_width:.3f} m); the face model is in metres (as FLAME "
-        f"is), so the mesh must be too: {hint}"
+        f"the neutral mesh is {times} times the size of face model {face.name!r} (it is "
+        f"{width:.4g} units wide, the model {model_width:.3f} m); the face model is in metres "
+        f"(as FLAME is), so the mesh must be too: {hint}"
     )
 
 
