@@ -29,10 +29,10 @@ from lsf_animation.face.motion import MotionFile
 CLI = [sys.executable, "-m", "lsf_animation.cli"]
 
 
-def _speechlike(path: Path, seconds: float) -> Path:
+def _speechlike(path: Path, seconds: float, pitch: float = 160.0) -> Path:
     t = np.arange(int(seconds * 16000)) / 16000
     envelope = np.clip(np.sin(2 * np.pi * 3.5 * t), 0, None) ** 2
-    sf.write(path, (0.4 * envelope * np.sin(2 * np.pi * 160 * t)).astype(np.float32), 16000)
+    sf.write(path, (0.4 * envelope * np.sin(2 * np.pi * pitch * t)).astype(np.float32), 16000)
     return path
 
 
@@ -188,3 +188,26 @@ def test_disk_full_in_render_and_in_the_vertices(tmp_path):
     _one_line_error(render_err, "error: cannot write the video to")
     assert code == 2 and after == {}
     assert "the disk is full" in _one_line_error(stderr, "error: cannot write")
+
+
+@needs_tmpfs
+@pytest.mark.slow
+def test_disk_full_in_extract_and_synth(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(12):
+        _speechlike(corpus / f"clip{i:02d}.wav", 2.0, pitch=120.0 + 10 * i)
+    disk = tmp_path / "disk"
+    extract = ["extract", "--data", str(corpus), "--features", "offline-motion",
+               "--cache", str(disk / "cache"), "--workers", "1", "-q"]  # fmt: skip
+    synth = ["synth", "--out", str(disk / "synthetic"), "--identities", "3", "--sentences", "1",
+             "--workers", "1", "-q"]  # fmt: skip
+    (code, _, err, left, _), (code2, _, err2, left2, _) = run_on_small_disk(
+        disk, "40k", [extract, ["@remount", "40k"], synth]
+    )
+    assert code == 2 and not any(Path(name).name.startswith(".") for name in left)
+    line = _one_line_error(err, "error: cannot write speech features to")
+    assert "the disk is full" in line and "run extract again" in line
+    assert code2 == 2
+    assert "the disk is full" in _one_line_error(err2, "error: cannot write")
+    assert not any(Path(name).name.startswith(".") for name in left2)  # no temporaries
