@@ -8,10 +8,10 @@ unlike `tempfile.mkstemp`'s owner-only 0600.
 
 A process killed outright (SIGKILL, power loss) cannot remove its temporaries, so their names
 say whose they are: `.<name>.<host>-<pid>-<random>.part` beside a file, `.partial-<host>-<pid>-
-<random>` for a staging folder. `remove_stale(folder)` deletes those of this host whose process
-no longer runs; every atomic write (and the exporters' staging) calls it on its folder first, so
-a new run into the same folder cleans up after a killed one, and never touches a live run's
-files or anyone else's.
+<random>` for a staging folder (<host>: the host name and PID namespace). `remove_stale(folder)`
+deletes those of this host whose process no longer runs; every atomic write (and the exporters'
+staging) calls it on its folder first, so a new run into the same folder cleans up after a
+killed one, and never touches a live run's files or anyone else's.
 """
 
 from __future__ import annotations
@@ -33,7 +33,14 @@ _STAGING = re.compile(r"\.partial-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[0-9a-f]{1
 
 
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:24] or "host"
+    """This machine and PID namespace, as letters and digits: the host name, then the PID
+    namespace's id where there is one (containers sharing a host name and a folder see each
+    other's process ids as dead, so each must only judge its own)."""
+    name = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:24] or "host"
+    try:
+        return f"{name}n{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return name
 
 
 def _owner() -> str:
