@@ -16,7 +16,7 @@ from lsf_animation.audio.load import Waveform
 from lsf_animation.checkpoint.build import build_model
 from lsf_animation.checkpoint.features import build_extractors, feature_roles
 from lsf_animation.checkpoint.files import Checkpoint, load_checkpoint
-from lsf_animation.constants import FPS, NUM_SHAPE
+from lsf_animation.constants import FPS, MAX_SAMPLES, NUM_SHAPE
 from lsf_animation.errors import LsfError
 from lsf_animation.export.base import (
     Exporter,
@@ -230,17 +230,19 @@ class Animator:
                 `FaceShape`, or None for the mean face.
             neutral_mesh: (V, 3) neutral mesh in the face model's topology, in metres; its
                 shape coefficients are fitted (`face.fit.fit_shape`). Not with `shape`.
-            num_samples: K motion samples.
+            num_samples: K motion samples, 1 to `constants.MAX_SAMPLES` (100).
             temperature: code-sampling temperature (0 = deterministic argmin codes).
-            seed: seeds the sampling (None = random).
+            seed: seeds the sampling, 0 to `constants.MAX_SEED` (None = random).
             window_seconds, overlap_seconds: audio longer than one window is animated window by
                 window with this overlap and a linear cross-fade (`lsf_animation.inference`).
 
         Returns:
             An `Animation` of round(duration x 25) frames.
         """
-        if num_samples < 1:
-            raise LsfError(f"the number of samples must be >= 1, got {num_samples}")
+        if not 1 <= num_samples <= MAX_SAMPLES:
+            raise LsfError(
+                f"the number of samples must be from 1 to {MAX_SAMPLES}, got {num_samples}"
+            )
         if not temperature >= 0:
             raise LsfError(f"the temperature must be >= 0, got {temperature}")
         window = round(window_seconds * FPS)
@@ -281,11 +283,15 @@ def standard_exporters(
     gltf: bool = False,
     arkit: ArkitOption = False,
     audio: Path | None = None,
+    vertices: bool = True,
 ) -> list[Exporter]:
-    """The files `lsf-animation animate` writes: motion.npz, vertices.npy, the heatmaps, and
-    optionally animation.mp4, the OBJ sequence, animation.glb (with a copy of `audio` beside it,
-    which the viewer plays) and the ARKit-52 curves."""
-    exporters: list[Exporter] = [MotionExporter(), VerticesExporter(), HeatmapExporter()]
+    """The files `lsf-animation animate` writes: motion.npz, vertices.npy (unless `vertices` is
+    False), the heatmaps, and optionally animation.mp4, the OBJ sequence, animation.glb (with a
+    copy of `audio` beside it, which the viewer plays) and the ARKit-52 curves."""
+    exporters: list[Exporter] = [MotionExporter()]
+    if vertices:
+        exporters.append(VerticesExporter())
+    exporters.append(HeatmapExporter())
     if obj:
         exporters.append(ObjExporter())
     if video:
@@ -318,24 +324,33 @@ def write_animation(
     gltf: bool = False,
     arkit: ArkitOption = False,
     extra: Sequence[Exporter] = (),
+    vertices: bool = True,
 ) -> dict[str, Path]:
     """Write an animation's files into folder `out`, all or nothing (`export.base`).
 
-    Files: motion.npz (`motion` (K, T, 53), `shape`, `fps`), vertices.npy (sample 0, (T, V, 3)
-    metres), heatmap_mean.png and heatmap_std.png (frame-to-frame vertex displacement), with
-    `video` animation.mp4 (sample 0, `audio` muxed in), with `obj` obj/frame_*.obj, with `gltf`
-    animation.glb (every sample) and a copy of the audio for the viewer, with `arkit` arkit.csv
-    and arkit.json (see `ArkitOption`), and whatever the `extra` exporters write. Files of the
-    same names from an earlier run are replaced.
+    Files: motion.npz (`motion` (K, T, 53), `shape`, `fps`), with `vertices` vertices.npy
+    (sample 0, (T, V, 3) metres: 12 bytes per vertex and frame, 2.2 GB for 20 minutes on the
+    built-in face), heatmap_mean.png and heatmap_std.png (frame-to-frame vertex displacement),
+    with `video` animation.mp4 (sample 0, `audio` muxed in), with `obj` obj/frame_*.obj, with
+    `gltf` animation.glb (every sample) and a copy of the audio for the viewer, with `arkit`
+    arkit.csv and arkit.json (see `ArkitOption`), and whatever the `extra` exporters write.
+    Files of the same names from an earlier run are replaced; anything else in their way (a
+    folder named like an output file, an obj/ with files other than OBJ frames) is refused.
+    Memory does not grow with the animation's length beyond the motion itself: every format is
+    written from vertices computed chunk by chunk.
 
     Raises:
         LsfError: before anything is written, when `arkit` needs targets the face model has not
-            (FLAME: give its ARKit targets) or an output cannot be written.
+            (FLAME: give its ARKit targets) or an output is in the way; or when an output
+            cannot be written (a full disk says so in one line).
 
     Returns:
         The paths written, by role.
     """
     audio_path = None if audio is None else Path(audio)
-    exporters = [*extra, *standard_exporters(video, obj, size, progress, gltf, arkit, audio_path)]
-    item = ExportInput(animation.motion_file, animation.face_model(), audio_path)
+    exporters = [
+        *extra,
+        *standard_exporters(video, obj, size, progress, gltf, arkit, audio_path, vertices),
+    ]
+    item = ExportInput(animation.motion_file, animation.face_model(), audio_path, progress)
     return write_outputs(item, out, exporters)

@@ -7,15 +7,26 @@ exits with code 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import TextIO
 
 import click
 
 from lsf_animation import __version__
+from lsf_animation.constants import MAX_SAMPLES, MAX_SEED
 from lsf_animation.errors import LsfError
+
+SEED = click.IntRange(0, MAX_SEED)
+SAMPLES = click.IntRange(1, MAX_SAMPLES)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,18 +48,27 @@ def cli() -> None:
     help="`builtin`, or a FLAME model file (.pkl or .npz).",
 )
 @click.option("--sample", default=0, show_default=True, help="Which sample of a (K, T, 53) motion.")
-@click.option("--size", default=512, show_default=True, help="Frame width and height in pixels.")
+@click.option(
+    "--size", default=512, show_default=True, help="Frame width and height in pixels (16-4096)."
+)
 def render(motion: Path, out: Path, audio: Path | None, face: str, sample: int, size: int) -> None:
-    """Render MOTION (.npz with `motion` (T, 53) or (K, T, 53) and `shape` (300,)) to an mp4."""
+    """Render MOTION (.npz with `motion` (T, 53) or (K, T, 53) and `shape` (300,)) to an mp4.
+
+    Any length renders in bounded memory: the vertices are computed in chunks, once to frame the
+    camera and once to render (two progress bars)."""
     from lsf_animation.export.motion_npz import load_motion
     from lsf_animation.face.load import load_face_model
-    from lsf_animation.render.video import write_motion_video
+    from lsf_animation.render.frame_size import check_frame_size
+    from lsf_animation.render.video import check_video_path, write_motion_video
 
     if out.suffix.lower() != ".mp4":
         raise LsfError(f"--out must name an .mp4 file, got {out}")
+    check_video_path(out)
+    check_frame_size(size)
     if audio is not None and not audio.is_file():
         raise LsfError(f"audio file not found: {audio}")
     motion_file = load_motion(motion)
+    motion_file.check_sample(sample)
     face_model = load_face_model(face)
     write_motion_video(face_model, motion_file, out, audio, sample, size, progress=True)
     click.echo(f"wrote {out}")
@@ -212,8 +232,8 @@ def train(
     show_default=True,
     help="Stage-2 checkpoint; `demo` = the packaged one.",
 )
-@click.option("--samples", type=click.IntRange(1, 100), default=3, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the sampling.")
+@click.option("--samples", type=SAMPLES, default=3, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for the sampling.")
 @click.option(
     "--retrain",
     is_flag=True,
@@ -283,7 +303,7 @@ def demo(
 @click.option(
     "--sentences", default=8, show_default=True, help="Sentences per speaker, emotion and level."
 )
-@click.option("--seed", default=0, show_default=True, help="Same seed, same bytes.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -324,11 +344,9 @@ def synth(out: Path, identities: int, sentences: int, seed: int, workers: int, q
     show_default=True,
     help="Stage-2 checkpoint (model.ckpt), or `demo` for the packaged one.",
 )
-@click.option(
-    "--samples", type=click.IntRange(min=1), default=1, show_default=True, help="Motion samples K."
-)
+@click.option("--samples", type=SAMPLES, default=1, show_default=True, help="Motion samples K.")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.2, show_default=True)
-@click.option("--seed", type=int, default=None, help="Seed for the sampling.")
+@click.option("--seed", type=SEED, default=None, help="Seed for the sampling.")
 @click.option(
     "--out",
     "-o",
@@ -338,6 +356,11 @@ def synth(out: Path, identities: int, sentences: int, seed: int, workers: int, q
     help="Output folder.",
 )
 @click.option("--no-video", is_flag=True, help="Skip the mp4.")
+@click.option(
+    "--no-vertices",
+    is_flag=True,
+    help="Skip vertices.npy (12 bytes per vertex and frame: 2.2 GB for 20 minutes).",
+)
 @click.option("--obj", is_flag=True, help="Also write an OBJ sequence (OUT/obj).")
 @click.option(
     "--gltf",
@@ -372,6 +395,7 @@ def animate(
     seed: int | None,
     out: Path,
     no_video: bool,
+    no_vertices: bool,
     obj: bool,
     gltf: bool,
     arkit: bool,
@@ -379,16 +403,17 @@ def animate(
     face: str,
 ) -> None:
     """Animate the speech in AUDIO: writes motion.npz, vertices.npy, heatmaps, animation.mp4
-    (and with the options an OBJ sequence, animation.glb, ARKit-52 curves).
+    (and with the options an OBJ sequence, animation.glb, ARKit-52 curves). Memory does not
+    grow with the audio's length beyond the motion itself.
 
     Prints the real-time factor (audio seconds / processing seconds, video excluded).
     """
     import time
 
-    from lsf_animation.api import Animator, ArkitOption, write_animation
+    from lsf_animation.api import Animator, ArkitOption, standard_exporters, write_animation
     from lsf_animation.audio.load import Waveform
     from lsf_animation.export.arkit import ArkitExporter
-    from lsf_animation.export.base import check_output_dir
+    from lsf_animation.export.base import check_destinations, check_output_dir
     from lsf_animation.face.identity_files import FaceShape, load_neutral_mesh
 
     # check every input before computing or writing anything
@@ -398,6 +423,9 @@ def animate(
         raise LsfError("--arkit-targets goes with --arkit")
     arkit_option: ArkitOption = (arkit_targets or True) if arkit else False
     folder = check_output_dir(out)
+    outputs = standard_exporters(not no_video, obj, gltf=gltf, arkit=arkit_option, audio=audio,
+                                 vertices=not no_vertices)  # fmt: skip
+    check_destinations(folder, outputs)
     shape = FaceShape.read(shape_file) if shape_file is not None else None
     mesh = load_neutral_mesh(neutral_mesh) if neutral_mesh is not None else None
     wav = Waveform.read(audio)
@@ -416,6 +444,7 @@ def animate(
         progress=True,
         gltf=gltf,
         arkit=arkit_option,
+        vertices=not no_vertices,
     )
     for role, path in files.items():
         click.echo(f"{role:>12}: {path}")
@@ -445,12 +474,12 @@ def animate(
 )
 @click.option(
     "--samples",
-    type=int,
+    type=SAMPLES,
     default=10,
     show_default=True,
     help="Samples per clip: even (Diversity pairs them), or 1 (no Diversity).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Same seed, same numbers.")
 @click.option("--temperature", type=float, default=0.2, show_default=True)
 @click.option(
     "--face",
@@ -563,19 +592,90 @@ def _quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (a timeout, `docker stop`, `kill`): raised in the main thread so that the
+    run unwinds as on Ctrl-C, every cleanup runs (staging folders, temporary files), and the
+    command exits with code 143. A BaseException, so that no `except Exception` swallows it."""
+
+
+def _sigterm_handler(owner: int) -> Callable[[int, FrameType | None], None]:
+    """The CLI's SIGTERM handler for process `owner`: raise `Terminated` once (a second SIGTERM
+    does not interrupt the cleanup). In a forked worker process, which inherits it, SIGTERM
+    keeps its default action (the pool that terminates its workers expects that)."""
+    raised = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised
+        if os.getpid() != owner:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        if not raised:
+            raised = True
+            raise Terminated()
+
+    return handler
+
+
+def _plain_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as one plain line on stderr (`warning: ...`), without Python's source line."""
+    text = " ".join(str(message).split())
+    click.echo(f"warning: {text}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the CLI and turns LsfError into one line on stderr and exit code 2."""
+    """Entry point: runs the CLI and turns LsfError into one line on stderr and exit code 2.
+
+    While it runs, SIGTERM unwinds like Ctrl-C (`Terminated`, exit code 143, cleanup done),
+    warnings print as one line, and a full disk anywhere is one line and exit code 2.
+    """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _sigterm_handler(os.getpid()))
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _plain_warning
+            return _run(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="lsf-animation", standalone_mode=False)
     except LsfError as err:
         click.echo(f"error: {err}", err=True)
         return 2
+    except Terminated:
+        click.echo("terminated (SIGTERM); nothing half-written was left behind", err=True)
+        return 143
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as err:  # one line too, with where to read more
+        where = err.ctx.command_path if err.ctx is not None else "lsf-animation"
+        click.echo(f"error: {err.format_message()} (see `{where} --help`)", err=True)
+        return err.exit_code
     except click.ClickException as err:
         err.show()
         return err.exit_code
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # A full disk where no writer of ours named it (logs, third-party writers).
+        from lsf_animation.io.atomic import write_error
+
+        target = Path(err.filename) if isinstance(err.filename, str) else Path.cwd()
+        click.echo(f"error: {write_error('a file', target, err)}", err=True)
+        return 2
     return 0
 
 

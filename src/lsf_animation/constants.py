@@ -44,3 +44,13 @@ NUM_SHAPE = 300
 FACE_NUM_EXPRESSION = 100
 """Expression directions of a FLAME-format face model (FLAME 2020/2023 and the built-in face);
 the motion drives the first `NUM_EXPRESSION` of them, the rest stay zero."""
+
+MAX_SAMPLES = 100
+"""Most motion samples one input is animated with (memory grows with K: the model samples the K
+in one batch, and the motion is K x T x 53 float32)."""
+
+MAX_SEED = 2**63 - 1
+"""Largest sampling seed (torch's generators take 64-bit seeds); seeds are 0 to MAX_SEED."""
+
+MAX_TRAIN_SEED = 2**32 - 1
+"""Largest training seed (numpy's legacy global generator, which training seeds, takes 32 bits)."""

@@ -39,10 +39,10 @@ def test_bad_vertices_are_refused_and_nothing_is_written(tmp_path, bad, message)
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
     path = save_vertices(tmp_path / "v.npy", _sequence())
 
-    def broken_save(*args, **kwargs):
+    def broken_header(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(vertices_module.np, "save", broken_save)
+    monkeypatch.setattr(vertices_module.np.lib.format, "write_array_header_1_0", broken_header)
     with pytest.raises(LsfError, match=r"cannot write vertices.*disk full"):
         save_vertices(path, _sequence(num_frames=9))
     monkeypatch.undo()

@@ -7,6 +7,7 @@ run resumes where it stopped) and decodes the audio only when something is missi
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from tqdm import tqdm
 from lsf_animation.audio.cache import FeatureCache, audio_key, read_entry
 from lsf_animation.audio.features import FeatureExtractor, available_extractors, get_extractor
 from lsf_animation.errors import LsfError
+from lsf_animation.io.atomic import write_error
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".m4a", ".mp3")
 """File name endings (case-insensitive) that `find_audio_files` picks up."""
@@ -160,6 +162,10 @@ def _init_worker(
         sys.modules["torch"].set_num_threads(1)
 
 
+DISK_FULL = "the disk is full"
+"""A worker's error for a file whose features could not be written for lack of space."""
+
+
 def _default_load(path: Path) -> np.ndarray:
     from lsf_animation.audio.load import load_audio
 
@@ -188,7 +194,11 @@ def _process_file(
             computed.append(ex.name)
     except LsfError as err:
         return path, computed, cached, str(err)
-    except (OSError, ValueError, RuntimeError) as err:
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):  # no use trying the other files
+            return path, computed, cached, DISK_FULL
+        return path, computed, cached, f"{type(err).__name__}: {err}"
+    except (ValueError, RuntimeError) as err:
         return path, computed, cached, f"{type(err).__name__}: {err}"
     return path, computed, cached, None
 
@@ -218,7 +228,8 @@ def extract_corpus(
         The counts of computed, cached and failed entries.
 
     Raises:
-        LsfError: `data_dir` missing or not a directory, no audio in it, unknown feature.
+        LsfError: `data_dir` missing or not a directory, no audio in it, unknown feature; or the
+            disk of the cache is full (at once, in one line: the other files would fail too).
     """
     data = Path(data_dir).expanduser()
     if not data.exists():
@@ -242,6 +253,12 @@ def extract_corpus(
 
     def tally(result: tuple[str, list[str], list[str], str | None]) -> None:
         path, computed, cached, error = result
+        if error == DISK_FULL:
+            full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise write_error(
+                "speech features", cache.root, full,
+                then="run extract again (the files finished so far are cached)",
+            )  # fmt: skip
         for name in computed:
             report.computed[name] = report.computed.get(name, 0) + 1
         for name in cached:

@@ -5,9 +5,13 @@ anything libsndfile cannot read are decoded with PyAV (the ffmpeg inside its whe
 averaged to mono, then resampled to 16 kHz with soxr at high quality ("HQ").
 
 Bad input raises one `LsfError` naming the file and the problem: missing, unreadable or corrupt,
-not audio (a text file, a video without an audio track), empty, shorter than one 25 fps video frame
-(40 ms), NaN/inf samples, or an absurd sample rate (below 1 kHz or above 384 kHz). An all-silent
-file is accepted with a `SilentAudioWarning` (Python `warnings`), since it animates to a still face.
+not audio (a text file, a video without an audio track), empty, shorter than two 25 fps video
+frames (80 ms: every output, the motion heatmaps' frame-to-frame statistics included, needs two
+frames, so this is the one minimum, checked before any work), NaN/inf samples, or an absurd
+sample rate (below 1 kHz or above 384 kHz). An all-silent file is accepted with a
+`SilentAudioWarning` (Python `warnings`): there is no speech to follow, but a model still moves
+the face on silence (the demo model by about 5 mm at the lips in a typical frame, up to about
+2 cm; tests/audio/test_silent_audio.py), so the warning says so.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ import numpy as np
 from lsf_animation.constants import SAMPLE_RATE
 from lsf_animation.errors import LsfError
 
-MIN_DURATION_S = 0.04
-"""Shortest accepted audio: one video frame at 25 fps."""
+MIN_DURATION_S = 0.08
+"""Shortest accepted audio: two video frames at 25 fps (frame-to-frame statistics need two)."""
 MIN_SAMPLE_RATE = 1000
 MAX_SAMPLE_RATE = 384000
 SILENCE_PEAK = 1e-6
@@ -41,7 +45,13 @@ class SilentAudioWarning(UserWarning):
 
 
 MIN_SAMPLES = round(MIN_DURATION_S * SAMPLE_RATE)
-"""Shortest accepted waveform at 16 kHz (640 samples)."""
+"""Shortest accepted waveform at 16 kHz (1280 samples)."""
+
+SILENT_MESSAGE = (
+    "is silent (every sample is zero): there is no speech to follow, yet the face will still "
+    "move, because the model samples motion from silence too (the demo model moves the lips by "
+    "about 5 mm in a typical frame, up to about 2 cm)"
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,7 @@ class Waveform:
         """Check a (N,) mono waveform at 16 kHz given as an array.
 
         Raises:
-            LsfError: not 1-D, shorter than 40 ms, or with NaN/inf samples.
+            LsfError: not 1-D, shorter than 80 ms, or with NaN/inf samples.
         """
         wav = np.asarray(samples, dtype=np.float32)
         if wav.ndim != 1 or wav.size < MIN_SAMPLES:
@@ -94,7 +104,7 @@ def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
         (N,) float32 waveform at `SAMPLE_RATE` Hz, channels averaged.
 
     Raises:
-        LsfError: the file is missing, unreadable, corrupt, not audio, empty, shorter than 40 ms,
+        LsfError: the file is missing, unreadable, corrupt, not audio, empty, shorter than 80 ms,
             contains NaN/inf samples or has an absurd sample rate.
 
     Warns:
@@ -118,11 +128,7 @@ def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
     _check_decoded(p, samples, rate)
     mono = samples.mean(axis=1, dtype=np.float64).astype(np.float32)
     if float(np.max(np.abs(mono))) <= SILENCE_PEAK:
-        warnings.warn(
-            f"audio file {p} is silent (all samples are zero); the animation will not move",
-            SilentAudioWarning,
-            stacklevel=2,
-        )
+        warnings.warn(f"audio file {p} {SILENT_MESSAGE}", SilentAudioWarning, stacklevel=2)
     return resample(mono, rate)
 
 
@@ -238,7 +244,7 @@ def _check_decoded(p: Path, samples: np.ndarray, rate: int) -> None:
     if n < MIN_DURATION_S * rate:
         raise LsfError(
             f"audio file {p} is {1000.0 * n / rate:.1f} ms long; at least "
-            f"{1000 * MIN_DURATION_S:.0f} ms (one video frame at 25 fps) is needed"
+            f"{1000 * MIN_DURATION_S:.0f} ms (two video frames at 25 fps) is needed"
         )
     if not np.isfinite(samples).all():
         bad = int(np.count_nonzero(~np.isfinite(samples)))

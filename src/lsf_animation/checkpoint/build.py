@@ -2,7 +2,8 @@
 
 Modules are built on the meta device (no memory, no random initialization) and the checkpoint's
 (memory-mapped) tensors are assigned to them by a strict `load_state_dict(assign=True)`: nothing
-is drawn from torch's random generator and nothing is copied.
+is drawn from torch's random generator and nothing is copied. Weights with NaN or infinite
+values are refused first (`check_finite_weights`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ def assign_weights(
     """Make `state`'s tensors the module's parameters (strict: every key, every shape).
 
     Raises:
-        LsfError: the weights do not fit the module (missing, unknown or mis-shaped keys).
+        LsfError: the weights do not fit the module (missing, unknown or mis-shaped keys), or
+            some are NaN or infinite (a diverged run or a damaged file: such a model would
+            produce NaN motion or fail while sampling codes).
     """
+    check_finite_weights(state, path)
     try:
         module.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as err:
@@ -34,6 +38,18 @@ def assign_weights(
             f"the weights in {path} do not fit the model its config describes ({err}); the "
             "file is damaged or was written by an incompatible version"
         ) from err
+
+
+def check_finite_weights(state: Mapping[str, torch.Tensor], path: str | Path) -> None:
+    """LsfError naming the first floating-point tensor of `state` with NaN or inf values."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise LsfError(
+                f"the weights in {path} contain NaN or infinite values ({bad} in {name}): the "
+                "training diverged or the file is damaged; use an earlier checkpoint (e.g. its "
+                "run's best.ckpt or model.ckpt) or train again with a lower learning rate"
+            )
 
 
 def build_prior(checkpoint: Checkpoint) -> MotionVQVAE:

@@ -11,12 +11,14 @@ so tensors are paged in when used.
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 import torch
 
@@ -190,8 +192,7 @@ def save_checkpoint(
         "global_step": global_step,
         "lsf": meta.to_dict(),
     }
-    with atomic_path(path, "the checkpoint") as tmp:
-        torch.save(data, tmp)
+    save_torch_file(data, path, "the checkpoint")
     return Path(path)
 
 
@@ -203,6 +204,50 @@ def write_model_file(source: str | Path, dest: str | Path) -> Path:
     """
     data = read_checkpoint_dict(source)
     keep = {k: data[k] for k in _MODEL_FILE_KEYS if k in data}
-    with atomic_path(dest, "the model file") as tmp:
-        torch.save(keep, tmp)
+    save_torch_file(keep, dest, "the model file")
     return Path(dest)
+
+
+def save_torch_file(
+    data: Mapping[str, Any], path: str | Path, what: str, then: str = "run again"
+) -> None:
+    """`torch.save` `data` to `path` atomically (`io.atomic.atomic_path`).
+
+    A full disk must reach `atomic_path` as the OSError (ENOSPC) it turns into one line saying
+    what, where and how much (`what`, `then`), but torch's zip writer reports a failed write as
+    a RuntimeError ("unexpected pos"), so the file is written through `_WholeWrites`, which
+    keeps the OSError that stopped it and is re-raised instead.
+    """
+    with atomic_path(path, what, then=then) as tmp, open(tmp, "wb", buffering=0) as raw:
+        sink = _WholeWrites(raw)
+        try:
+            torch.save(data, cast(IO[bytes], sink))  # torch only calls write and flush
+        except RuntimeError:
+            if sink.error is not None:
+                raise sink.error from None
+            raise
+
+
+class _WholeWrites:
+    """A write-only file that writes all it is given, and remembers the OSError that stopped
+    it (`error`)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data).cast("B")
+        try:
+            while view:
+                written = self.raw.write(view)
+                if not written:  # no progress without an error: the disk is full
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+        except OSError as err:
+            self.error = self.error or err
+            raise
+        return len(data)
+
+    def flush(self) -> None:
+        self.raw.flush()

@@ -178,7 +178,7 @@ class ArkitExporter(Exporter):
     def write(self, item: ExportInput, folder: Path) -> None:
         targets = arkit_targets_for(item.face, self.targets)
         m = item.motion
-        fit = fit_arkit(item.face, m.motion[0], m.shape, targets, item.vertices(0))
+        fit = fit_arkit(item.face, m.motion[0], m.shape, targets, item.vertex_chunks(0, "arkit"))
         self.last_fit = fit
         audio_name = None if item.audio is None else item.audio.name
         write_live_link_csv(folder / CSV_NAME, fit.weights, m.fps)

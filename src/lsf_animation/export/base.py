@@ -4,7 +4,12 @@ An `Exporter` writes one format (one file or folder, or a few) for an `ExportInp
 (K samples, the face's shape, the rate), the face model it drives and the speech it goes with.
 It does not know how the motion was made. `write_outputs` runs the requested exporters into a
 hidden staging folder inside the output folder and moves their files into place only when every
-one of them succeeded, so a failure (or Ctrl-C) leaves the folder as it was.
+one of them succeeded, so a failure (or Ctrl-C, or SIGTERM in the CLI) leaves the folder as it
+was; a staging folder left by a killed run is removed by the next run into that folder.
+Exporters read the vertices chunk by chunk (`ExportInput.vertex_chunks`), as many times as they
+need, so memory does not grow with the length of the motion. An existing output is replaced
+only when it is what the exporter writes (a folder in a file's place, or an `obj/` holding other
+files than OBJ frames, is refused before anything is written).
 
 Formats: `export.motion_npz.MotionExporter` (motion.npz), `export.vertices.VerticesExporter`
 (vertices.npy), `export.obj.ObjExporter` (obj/), `export.video.VideoExporter` (animation.mp4),
@@ -16,17 +21,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from lsf_animation.errors import LsfError
+from lsf_animation.face.flame import FlameLayer
 from lsf_animation.face.model import FaceModel
-from lsf_animation.face.motion import MotionFile, motion_vertices
+from lsf_animation.face.motion import MotionFile, motion_vertices, vertex_chunks
+from lsf_animation.io.atomic import make_staging_folder, remove_stale, write_error
 
 
 @dataclass
@@ -37,19 +43,40 @@ class ExportInput:
         motion: the motion samples (K, T, 53), the face's shape and the frame rate.
         face: the face model the motion drives.
         audio: the speech file the motion was made from (muxed into videos), or None.
+        progress: exporters show progress bars on stderr.
     """
 
     motion: MotionFile
     face: FaceModel
     audio: Path | None = None
-    _vertices: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    progress: bool = False
+    _layer: FlameLayer | None = field(default=None, init=False, repr=False)
+
+    def vertex_chunks(self, sample: int = 0, desc: str | None = None) -> Iterator[np.ndarray]:
+        """The (T, V, 3) float32 vertices in metres of one sample, `VERTEX_CHUNK_FRAMES` frames
+        at a time, computed on demand: each call starts over, and memory stays bounded (only
+        the face's FLAME layer is kept between calls). With `progress` and a `desc`, a
+        progress bar named `desc` counts the frames."""
+        if self._layer is None:
+            self._layer = FlameLayer(self.face)
+        chunks = vertex_chunks(self.face, self.motion, sample, layer=self._layer)
+        if not (self.progress and desc):
+            return chunks
+        return _counted(chunks, self.motion.num_frames, desc)
 
     def vertices(self, sample: int = 0) -> np.ndarray:
-        """(T, V, 3) float32 vertices in metres of one sample, computed once and shared by the
-        exporters that need them."""
-        if sample not in self._vertices:
-            self._vertices[sample] = motion_vertices(self.face, self.motion, sample)
-        return self._vertices[sample]
+        """All (T, V, 3) float32 vertices in metres of one sample at once (T x V x 12 bytes:
+        2.2 GB for 20 minutes on the built-in face); exporters use `vertex_chunks`."""
+        return motion_vertices(self.face, self.motion, sample)
+
+
+def _counted(chunks: Iterator[np.ndarray], total: int, desc: str) -> Iterator[np.ndarray]:
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="frame", desc=desc) as bar:
+        for chunk in chunks:
+            yield chunk
+            bar.update(len(chunk))
 
 
 class Exporter(ABC):
@@ -65,6 +92,14 @@ class Exporter(ABC):
 
     def check(self, face: FaceModel) -> None:  # noqa: B027 (optional hook, no-op by default)
         """Raise LsfError, before any work, when this format cannot be written for `face`."""
+
+    def refuse_replacing(self, dest: Path) -> str | None:
+        """Why the existing `dest` (one of `outputs()` in the output folder) must not be
+        replaced, or None when it may be. By default a file is replaced and a folder is not
+        (it is not something this exporter wrote)."""
+        if dest.is_dir() and not dest.is_symlink():
+            return "it is a folder"
+        return None
 
 
 class FileExporter(Exporter):
@@ -111,48 +146,86 @@ def check_output_dir(out: str | Path | OutputFolder) -> OutputFolder:
     return OutputFolder(out)
 
 
+def check_destinations(out: str | Path | OutputFolder, exporters: Sequence[Exporter]) -> None:
+    """LsfError, before anything is written, when one of the exporters' outputs exists in `out`
+    and is not something the exporter may replace (`Exporter.refuse_replacing`)."""
+    out = check_output_dir(out).path
+    for exporter in exporters:
+        for name in exporter.outputs().values():
+            dest = out / name
+            reason = exporter.refuse_replacing(dest) if dest.exists() else None
+            if reason is not None:
+                raise LsfError(
+                    f"{dest} already exists and {reason}; lsf-animation replaces only what it "
+                    "wrote itself: move it away or choose another output folder"
+                )
+
+
 def write_outputs(
     item: ExportInput, out: str | Path | OutputFolder, exporters: Sequence[Exporter]
 ) -> dict[str, Path]:
     """Run `exporters` in order and put their files into folder `out`, all or nothing.
 
     Everything is written into a hidden folder inside `out` first and moved into place only when
-    complete; files of the same names from an earlier run are replaced. A folder `out` that did
-    not exist is removed again when anything fails.
+    complete; files of the same names from an earlier run are replaced, anything else that
+    stands in the way is refused before any work (`check_destinations`). A folder `out` that
+    did not exist is removed again when anything fails. Staging folders and temporaries that
+    killed runs left in `out` are removed first (`io.atomic.remove_stale`).
 
     Returns:
         The paths written, by role.
 
     Raises:
-        LsfError: an exporter cannot write its format for this face, or `out` cannot be
-            written; nothing is written then.
+        LsfError: an exporter cannot write its format for this face, `out` cannot be written
+            (a full disk included), an output is in the way, or an exporter fails on the input;
+            nothing is left under a final name then.
     """
     names: dict[str, str] = {}
+    owner: dict[str, Exporter] = {}
     for exporter in exporters:
         for role, name in exporter.outputs().items():
             if name in names.values() or role in names:
                 raise ValueError(f"two exporters write {role!r} / {name!r}")
-            names[role] = name
+            names[role], owner[role] = name, exporter
     for exporter in exporters:
         exporter.check(item.face)
     out = check_output_dir(out).path
+    remove_stale(out)
+    check_destinations(out, exporters)
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    staging: Path | None = None
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = make_staging_folder(out)
         for exporter in exporters:
             exporter.write(item, staging)
         result = {}
         for role, name in names.items():
             dest = out / name
-            if dest.is_dir():
-                shutil.rmtree(dest)
+            if dest.exists() or dest.is_symlink():
+                reason = owner[role].refuse_replacing(dest)  # it may have changed meanwhile
+                if reason is not None:
+                    raise LsfError(f"{dest} appeared while writing and {reason}; nothing moved")
+                if dest.is_dir() and not dest.is_symlink():
+                    os.replace(dest, staging / f".replaced-{name}")  # removed with the staging
             os.replace(staging / name, dest)
             result[role] = dest
         return result
+    except OSError as err:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise write_error("the outputs", out, err) from err
+    except LsfError as err:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        if staging is None:
+            raise
+        # name the output the user asked for, not the hidden staging folder it was written in
+        raise LsfError(str(err).replace(f"{staging}{os.sep}", f"{out}{os.sep}")) from err
     except BaseException:
         if created:
             shutil.rmtree(out, ignore_errors=True)
         raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""heatmap_mean.png, heatmap_std.png: where sample 0 moves the face (the paper's Fig. 4)."""
+"""heatmap_mean.png, heatmap_std.png: where sample 0 moves the face (the paper's Fig. 4),
+accumulated over the vertices chunk by chunk."""
 
 from __future__ import annotations
 
@@ -19,5 +20,6 @@ class HeatmapExporter(Exporter):
         from lsf_animation.render.heatmap import write_motion_heatmaps
 
         write_motion_heatmaps(
-            item.face, item.vertices(0), folder / "heatmap_mean.png", folder / "heatmap_std.png"
+            item.face, item.vertex_chunks(0, "heatmaps"), folder / "heatmap_mean.png",
+            folder / "heatmap_std.png",
         )

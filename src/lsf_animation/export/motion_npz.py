@@ -10,15 +10,32 @@ import numpy as np
 from lsf_animation.constants import FPS
 from lsf_animation.errors import LsfError
 from lsf_animation.export.base import Exporter, ExportInput
+from lsf_animation.face.identity_files import check_real_numbers
 from lsf_animation.face.motion import MotionFile, make_motion_file
 from lsf_animation.io.atomic import atomic_path
 
 
 def load_motion(path: str | Path) -> MotionFile:
-    """Read a motion .npz, validating keys, shapes and values; errors name the file."""
+    """Read a motion .npz, validating keys, shapes, types and values; errors name the file.
+
+    Raises:
+        LsfError: missing or unreadable; not an .npz (a plain .npy such as vertices.npy is
+            named as such); no `motion`; `motion` or `shape` not real numbers; `fps` not one
+            positive number.
+    """
     path = Path(path)
     if not path.is_file():
         raise LsfError(f"motion file not found: {path}")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as err:
+        raise LsfError(f"cannot read motion file {path}: {err.strerror or err}") from err
+    if head == b"\x93NUMPY":
+        raise LsfError(
+            f"{path} is a single .npy array, not a motion .npz (vertices.npy holds vertices, "
+            "not motion); give the motion.npz that `lsf-animation animate` writes"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -26,10 +43,24 @@ def load_motion(path: str | Path) -> MotionFile:
         raise LsfError(f"{path}: not a readable .npz file ({err})") from err
     if "motion" not in arrays:
         raise LsfError(f"{path}: no `motion` array (found: {sorted(arrays) or 'nothing'})")
-    fps = float(arrays["fps"]) if "fps" in arrays else float(FPS)
+    check_real_numbers(arrays["motion"], f"{path}: `motion`")
+    return make_motion_file(
+        arrays["motion"], arrays.get("shape"), _fps(arrays.get("fps"), path), source=str(path)
+    )
+
+
+def _fps(value: np.ndarray | None, path: Path) -> float:
+    """The frame rate stored in a motion file: one positive real number (default 25)."""
+    if value is None:
+        return float(FPS)
+    if value.size != 1 or value.dtype.kind not in "iuf":
+        raise LsfError(
+            f"{path}: `fps` is {value.dtype} of shape {value.shape}, expected one number (e.g. 25)"
+        )
+    fps = float(value.reshape(()))
     if not 0 < fps <= 1000:
         raise LsfError(f"{path}: `fps` is {fps}, expected a positive frame rate such as 25")
-    return make_motion_file(arrays["motion"], arrays.get("shape"), fps, source=str(path))
+    return fps
 
 
 def save_motion(path: str | Path, motion_file: MotionFile) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +41,40 @@ def save_vertices(path: str | Path, vertices: np.ndarray) -> Path:
     it is complete, so `path` is never half-written. Missing parent folders are created.
     Returns the path written.
     """
-    path = Path(path)
     vertices = check_vertices(vertices, source=str(path))
+    return save_vertex_chunks(path, [vertices], vertices.shape[0], vertices.shape[1])
+
+
+def save_vertex_chunks(
+    path: str | Path, chunks: Iterable[np.ndarray], num_frames: int, num_vertices: int
+) -> Path:
+    """Write a (num_frames, num_vertices, 3) float32 .npy file from chunks of frames, in
+    bounded memory: the .npy header first, then each chunk as it comes; atomically, like
+    `save_vertices`.
+
+    Args:
+        chunks: (t, num_vertices, 3) positions in metres, in order, `num_frames` frames in all.
+
+    Raises:
+        LsfError: a chunk is not finite or of the wrong shape, the frames do not add up, or
+            the file cannot be written (a full disk says how much it needs).
+    """
+    path = Path(path)
+    header = {"descr": "<f4", "fortran_order": False, "shape": (num_frames, num_vertices, 3)}
+    written = 0
     with atomic_path(path, "vertices") as tmp, open(tmp, "wb") as fh:
-        np.save(fh, vertices, allow_pickle=False)
+        np.lib.format.write_array_header_1_0(fh, header)
+        for chunk in chunks:
+            chunk = check_vertices(chunk, source=str(path))
+            if chunk.shape[1] != num_vertices or written + chunk.shape[0] > num_frames:
+                raise LsfError(
+                    f"{path}: a chunk of shape {tuple(chunk.shape)} does not fit the "
+                    f"({num_frames}, {num_vertices}, 3) sequence being written"
+                )
+            fh.write(np.ascontiguousarray(chunk, "<f4").tobytes())
+            written += chunk.shape[0]
+        if written != num_frames:
+            raise LsfError(f"{path}: {written} frames were given for a {num_frames}-frame file")
     return path
 
 
@@ -63,10 +94,14 @@ def load_vertices(path: str | Path) -> np.ndarray:
 
 
 class VerticesExporter(Exporter):
-    """vertices.npy: sample 0 as (T, V, 3) float32 metres."""
+    """vertices.npy: sample 0 as (T, V, 3) float32 metres (12 bytes per vertex and frame:
+    2.2 GB for 20 minutes on the built-in face), written chunk by chunk."""
 
     def outputs(self) -> dict[str, str]:
         return {"vertices": "vertices.npy"}
 
     def write(self, item: ExportInput, folder: Path) -> None:
-        save_vertices(folder / "vertices.npy", item.vertices(0))
+        save_vertex_chunks(
+            folder / "vertices.npy", item.vertex_chunks(0, "vertices"), item.motion.num_frames,
+            item.face.num_vertices,
+        )  # fmt: skip

@@ -38,6 +38,47 @@ def read_obj_vertices(path: str | Path) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def load_npy_array(path: Path, what: str) -> np.ndarray:
+    """One real-valued numeric array from a .npy file, checked before it is used.
+
+    Raises:
+        LsfError: unreadable, an .npz archive (renamed or not), not a .npy file, an object
+            array (never unpickled), or not numbers (strings, a structured or complex dtype).
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as err:
+        raise LsfError(f"cannot read {what} {path}: {err.strerror or err}") from err
+    if head.startswith(_ZIP_MAGIC):
+        raise LsfError(
+            f"{what} {path} is an .npz archive, not a .npy array; save one array with numpy.save"
+        )
+    if head != _NPY_MAGIC:
+        raise LsfError(f"{what} {path} is not a .npy file (written by numpy.save)")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise LsfError(
+            f"cannot read {what} {path} (expected a .npy array of numbers): {err}"
+        ) from err
+    check_real_numbers(array, f"{what} {path}")
+    return np.asarray(array)
+
+
+def check_real_numbers(array: np.ndarray, source: str) -> None:
+    """LsfError unless `array` holds real numbers (integers or floats; not bool, strings,
+    records, complex values or objects)."""
+    kind = np.asarray(array).dtype.kind
+    if kind not in "iuf":
+        dtype = np.asarray(array).dtype
+        raise LsfError(f"{source} has values of type {dtype} where real numbers are expected")
+
+
 def load_neutral_mesh(path: str | Path) -> np.ndarray:
     """A neutral mesh from .obj (its `v` lines) or .npy ((V, 3) array), in metres."""
     path = Path(path)
@@ -46,10 +87,7 @@ def load_neutral_mesh(path: str | Path) -> np.ndarray:
     if path.suffix.lower() == ".obj":
         return read_obj_vertices(path)
     if path.suffix.lower() == ".npy":
-        try:
-            mesh = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise LsfError(f"cannot read neutral mesh {path}: {err}") from err
+        mesh = load_npy_array(path, "neutral mesh")
         if mesh.ndim != 2 or mesh.shape[1] != 3:
             raise LsfError(f"{path} holds an array of shape {mesh.shape}, expected (V, 3)")
         return np.asarray(mesh, dtype=np.float64)
@@ -61,15 +99,12 @@ def load_shape_file(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise LsfError(f"shape file {path} not found")
-    try:
-        shape = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise LsfError(f"cannot read shape file {path} (expected a .npy array): {err}") from err
-    return check_shape(shape, str(path))
+    return check_shape(load_npy_array(path, "shape file"), str(path))
 
 
 def check_shape(shape: np.ndarray, source: str = "shape") -> np.ndarray:
-    """(<=300,) finite coefficients -> (300,) float32, zero-padded; LsfError otherwise."""
+    """(<=300,) finite real coefficients -> (300,) float32, zero-padded; LsfError otherwise."""
+    check_real_numbers(np.asarray(shape), f"{source} (shape coefficients)")
     arr = np.asarray(shape, dtype=np.float64)
     if arr.ndim != 1 or not 1 <= arr.size <= NUM_SHAPE:
         raise LsfError(

@@ -15,11 +15,12 @@ import numpy as np
 from lsf_animation.constants import FPS, MOTION_DIM, NUM_EXPRESSION, NUM_SHAPE
 from lsf_animation.errors import LsfError
 from lsf_animation.face.flame import FlameLayer, motion_to_vertices
-from lsf_animation.face.identity_files import check_shape
+from lsf_animation.face.identity_files import check_real_numbers, check_shape
 from lsf_animation.face.model import FaceModel
 
-VERTEX_CHUNK_FRAMES = 1024
-"""Frames of vertices computed at a time when a sequence is streamed (about 60 MB on FLAME)."""
+VERTEX_CHUNK_FRAMES = 256
+"""Frames of vertices computed at a time when a sequence is streamed: 15 MB of vertices on
+FLAME, 18 MB on the built-in face, and a few times that while they are computed and used."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class MotionFile:
 
 
 def _as_samples(motion: np.ndarray, source: str) -> np.ndarray:
+    check_real_numbers(motion, f"{source}: `motion`")
     if motion.ndim == 2:
         motion = motion[None]
     if motion.ndim != 3 or motion.shape[-1] != MOTION_DIM:
@@ -89,12 +91,18 @@ def motion_vertices(face: FaceModel, motion_file: MotionFile, sample: int = 0) -
 
 
 def vertex_chunks(
-    face: FaceModel, motion_file: MotionFile, sample: int = 0, frames: int = VERTEX_CHUNK_FRAMES
+    face: FaceModel,
+    motion_file: MotionFile,
+    sample: int = 0,
+    frames: int | None = None,
+    layer: FlameLayer | None = None,
 ) -> Iterator[np.ndarray]:
-    """The vertices of one sample, `frames` frames at a time: (t <= frames, V, 3) float32 each,
-    in order, computed on demand (memory bounded whatever the length)."""
+    """The vertices of one sample, `frames` (default `VERTEX_CHUNK_FRAMES`) frames at a time:
+    (t <= frames, V, 3) float32 each, in order, computed on demand (memory bounded whatever the
+    length). `layer`: the face's `FlameLayer`, when the caller keeps one for several passes."""
     motion_file.check_sample(sample)
-    layer = FlameLayer(face)
+    frames = frames or VERTEX_CHUNK_FRAMES
+    layer = layer or FlameLayer(face)
     for start in range(0, motion_file.num_frames, frames):
         part = motion_file.motion[sample, start : start + frames]
         yield motion_to_vertices(layer, part, motion_file.shape)

@@ -25,7 +25,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from lsf_animation.constants import SAMPLES_PER_FRAME
+from lsf_animation.constants import MAX_SEED, SAMPLES_PER_FRAME
+from lsf_animation.errors import LsfError
 
 _TAIL_SAMPLES = 80  # 2 T 50 Hz frames need 320 (2T - 1) + 400 = 640 T + 80 samples
 
@@ -108,10 +109,16 @@ def windowed_motion(
 
 
 def seeded_generator(seed: int | None) -> torch.Generator:
-    """A CPU generator seeded with `seed` (or from the OS when None)."""
+    """A CPU generator seeded with `seed` (0 to `MAX_SEED`; from the OS when None).
+
+    Raises:
+        LsfError: the seed is out of that range.
+    """
     g = torch.Generator()
     if seed is None:
         g.seed()
-    else:
-        g.manual_seed(int(seed))
+        return g
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise LsfError(f"the seed must be a whole number from 0 to {MAX_SEED}, got {seed}")
+    g.manual_seed(int(seed))
     return g

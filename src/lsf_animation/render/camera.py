@@ -8,6 +8,7 @@ origin at the top-left corner of the image, x to the right and y down; pixel (i,
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,12 +64,29 @@ class Camera:
         Returns:
             A camera at the same height as the box centre, looking along -z.
         """
-        pts = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
+        pts = np.asarray(vertices).reshape(-1, 3)
         if pts.shape[0] == 0 or not np.all(np.isfinite(pts)):
+            raise LsfError("Camera.framing needs a non-empty set of finite vertices")
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        return cls.framing_box(lo, hi, width, height, fov_y_deg, margin)
+
+    @classmethod
+    def framing_box(
+        cls,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        width: int,
+        height: int,
+        fov_y_deg: float = 20.0,
+        margin: float = 1.12,
+    ) -> Camera:
+        """`framing` of the axis-aligned box [lo, hi] (each (3,), metres): the same camera as
+        framing every vertex inside it, for sequences seen chunk by chunk (`vertex_bounds`)."""
+        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+        if lo.shape != (3,) or hi.shape != (3,) or not np.all(np.isfinite([lo, hi])):
             raise LsfError("Camera.framing needs a non-empty set of finite vertices")
         if width <= 0 or height <= 0:
             raise LsfError(f"image size must be positive, got {width}x{height}")
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
         centre = 0.5 * (lo + hi)
         half = np.maximum(0.5 * (hi - lo), 1e-6)
         tan_y = math.tan(math.radians(fov_y_deg) / 2.0)
@@ -125,3 +143,26 @@ class Camera:
         out[:, 1] = 0.5 * height - f * pts[:, 1] * inv
         out[:, 2] = np.where(depth > self.near, inv, -1.0)
         return out
+
+
+def vertex_bounds(chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+    """The bounding box of a vertex sequence given in chunks of frames.
+
+    Args:
+        chunks: (t, V, 3) positions in metres, each chunk checked finite.
+
+    Returns:
+        lo (3,), hi (3,) float64 corners and the number of frames seen.
+    """
+    lo, hi, frames = np.full(3, np.inf), np.full(3, -np.inf), 0
+    for chunk in chunks:
+        pts = np.asarray(chunk)
+        if pts.ndim != 3 or pts.shape[-1] != 3:
+            raise LsfError(f"vertices must be (T, V, 3), got shape {pts.shape}")
+        if not np.all(np.isfinite(pts)):
+            raise LsfError("vertices contain NaN or infinite values; cannot render them")
+        if pts.size:
+            flat = pts.reshape(-1, 3)
+            lo, hi = np.minimum(lo, flat.min(axis=0)), np.maximum(hi, flat.max(axis=0))
+        frames += pts.shape[0]
+    return lo, hi, frames

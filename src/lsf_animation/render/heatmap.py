@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -15,23 +16,77 @@ from lsf_animation.render.colormap import COLORMAP, apply_colormap
 from lsf_animation.render.renderer import FLAT_LIGHTING, MeshRenderer
 
 
-def displacement_statistics(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class DisplacementStatistics:
+    """Mean and standard deviation over time of each vertex's frame-to-frame displacement,
+    accumulated chunk by chunk (memory bounded by one chunk, whatever the sequence's length).
+
+    `add` the sequence's (t, V, 3) chunks in order (metres); the frame pair across two chunks
+    counts too. Chunks' statistics are merged exactly (Chan et al.'s pairwise update of mean
+    and sum of squared deviations, float64), so the result equals that of the whole sequence
+    up to float rounding.
+    """
+
+    def __init__(self) -> None:
+        self.pairs = 0
+        self._last: np.ndarray | None = None
+        self._mean: np.ndarray | None = None
+        self._m2: np.ndarray | None = None
+
+    def add(self, chunk: np.ndarray) -> None:
+        """Add the next (t, V, 3) frames of the sequence."""
+        chunk = np.asarray(chunk)
+        if chunk.ndim != 3 or chunk.shape[2] != 3:
+            raise LsfError(f"vertices must be (T, V, 3), got shape {chunk.shape}")
+        if chunk.shape[0] == 0:
+            return
+        frames = chunk.astype(np.float64)
+        if self._last is not None:
+            frames = np.concatenate([self._last[None], frames])
+        self._last = frames[-1]
+        if frames.shape[0] < 2:
+            return
+        steps = np.linalg.norm(np.diff(frames, axis=0), axis=2)  # (n, V)
+        n = steps.shape[0]
+        mean = steps.mean(axis=0)
+        m2 = ((steps - mean) ** 2).sum(axis=0)
+        if self._mean is None or self._m2 is None:
+            self._mean, self._m2 = mean, m2
+        else:
+            total = self.pairs + n
+            delta = mean - self._mean
+            self._mean = self._mean + delta * (n / total)
+            self._m2 = self._m2 + m2 + delta**2 * (self.pairs * n / total)
+        self.pairs += n
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """mean (V,), std (V,) float64, metres per frame, over the frame pairs added.
+
+        Raises:
+            LsfError: fewer than 2 frames were added.
+        """
+        if self._mean is None or self._m2 is None:
+            frames = 0 if self._last is None else 1
+            raise LsfError(f"displacement statistics need at least 2 frames, got {frames}")
+        return self._mean, np.sqrt(self._m2 / self.pairs)
+
+
+def displacement_statistics(
+    vertices: np.ndarray | Iterable[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation over time of each vertex's frame-to-frame displacement.
 
     Args:
-        vertices: (T, V, 3) positions over T >= 2 frames, metres.
+        vertices: (T, V, 3) positions over T >= 2 frames, metres, or its chunks of frames in
+            order (`DisplacementStatistics`).
 
     Returns:
         mean (V,), std (V,) float64 of |v[t + 1] - v[t]| over the T - 1 frame pairs, metres per
         frame.
     """
-    vertices = np.asarray(vertices)
-    if vertices.ndim != 3 or vertices.shape[2] != 3:
-        raise LsfError(f"vertices must be (T, V, 3), got shape {vertices.shape}")
-    if vertices.shape[0] < 2:
-        raise LsfError(f"displacement statistics need at least 2 frames, got {vertices.shape[0]}")
-    steps = np.linalg.norm(np.diff(vertices.astype(np.float64), axis=0), axis=2)
-    return steps.mean(axis=0), steps.std(axis=0)
+    stats = DisplacementStatistics()
+    for chunk in [vertices] if isinstance(vertices, np.ndarray) else vertices:
+        stats.add(chunk)
+    return stats.result()
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -151,10 +206,14 @@ def write_heatmap_png(
 
 
 def write_motion_heatmaps(
-    face: FaceModel, vertices: np.ndarray, mean_png: str | Path, std_png: str | Path
+    face: FaceModel,
+    vertices: np.ndarray | Iterable[np.ndarray],
+    mean_png: str | Path,
+    std_png: str | Path,
 ) -> None:
-    """The paper's Fig. 4 for a vertex sequence (T, V, 3) of `face`: mean and std of each
-    vertex's frame-to-frame displacement, drawn on the neutral template."""
+    """The paper's Fig. 4 for a vertex sequence (T, V, 3) of `face`, whole or in chunks of
+    frames: mean and std of each vertex's frame-to-frame displacement, drawn on the neutral
+    template."""
     mean, std = displacement_statistics(vertices)
     for path, values, label in ((mean_png, mean, "mean"), (std_png, std, "std")):
         title = f"{label} frame-to-frame displacement"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -366,22 +366,41 @@ class MeshRenderer:
         if len(vertices) == 0:
             return
         cam = camera or self.camera or Camera.framing(vertices, self.width, self.height)
-        self._setup(vertices.shape[1])
+        yield from self.render_chunks([vertices], cam)
+
+    def render_chunks(self, chunks: Iterable[np.ndarray], camera: Camera) -> Iterator[np.ndarray]:
+        """Frames of a sequence given in chunks of frames, one camera for all of them.
+
+        Args:
+            chunks: (t, V, 3) positions in metres, consumed one at a time (a generator of chunks
+                keeps memory bounded whatever the sequence's length).
+            camera: the camera of every frame (e.g. `Camera.framing_box` of the whole sequence).
+
+        Yields:
+            (height, width, 3) uint8 sRGB images, in order, as `render_sequence`.
+        """
+        frames = (frame for chunk in chunks for frame in self._prepared(chunk))
         if self.threads == 1:
-            for frame in vertices:
-                yield self._render(frame, cam)
+            for frame in frames:
+                yield self._render(frame, camera)
             return
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="render")
         try:
             pending: deque[Future[np.ndarray]] = deque()
-            for frame in vertices:
-                pending.append(pool.submit(self._render, frame, cam))
+            for frame in frames:
+                pending.append(pool.submit(self._render, frame, camera))
                 if len(pending) > 2 * self.threads:  # bounded look-ahead: little memory
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _prepared(self, chunk: np.ndarray) -> np.ndarray:
+        """A checked chunk, with the per-topology buffers set up before threads share them."""
+        chunk = self._check(chunk, 3)
+        self._setup(chunk.shape[1])
+        return chunk
 
     def _render(self, vertices: np.ndarray, camera: Camera) -> np.ndarray:
         self._setup(vertices.shape[0])

@@ -1,7 +1,10 @@
 """MP4 writing: H.264 video (yuv420p) with an optional AAC audio track, through PyAV.
 
 The file appears only when it is complete: it is written to a hidden temporary file in the same
-folder and renamed over `path` at the end; on any error the temporary file is deleted.
+folder and renamed over `path` at the end; on any error the temporary file is deleted (and one
+left by a killed run is removed by the next write into that folder, `io.atomic.remove_stale`).
+A face video of any length is made in bounded memory: its vertices are read in chunks twice,
+once for the bounding box the camera frames and once to render and encode frame by frame.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,10 +20,12 @@ import av
 import numpy as np
 
 from lsf_animation.errors import LsfError
+from lsf_animation.face.flame import FlameLayer
 from lsf_animation.face.model import FaceModel
-from lsf_animation.face.motion import MotionFile, motion_vertices
-from lsf_animation.io.atomic import atomic_path
-from lsf_animation.render.camera import Camera
+from lsf_animation.face.motion import MotionFile, vertex_chunks
+from lsf_animation.io.atomic import atomic_path, remove_stale
+from lsf_animation.render.camera import Camera, vertex_bounds
+from lsf_animation.render.frame_size import check_frame_size
 from lsf_animation.render.renderer import MeshRenderer
 
 # Sample rates the AAC encoder accepts; other rates are resampled to 48 kHz.
@@ -93,6 +98,18 @@ def _encode_audio(
     return packets
 
 
+def check_video_path(path: str | Path) -> Path:
+    """`path` as a Path if an mp4 can be written there: its folder exists, and it is not a
+    folder itself. Stale temporaries of killed runs in that folder are removed."""
+    path = Path(path)
+    if path.is_dir():
+        raise LsfError(f"cannot write the video to {path}: it is a folder; name the .mp4 file")
+    if not path.parent.is_dir():
+        raise LsfError(f"cannot write {path}: folder {path.parent} does not exist")
+    remove_stale(path.parent)
+    return path
+
+
 def write_mp4(
     frames: Iterable[np.ndarray],
     path: str | Path,
@@ -126,9 +143,7 @@ def write_mp4(
     Returns:
         The path written.
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise LsfError(f"cannot write {path}: folder {path.parent} does not exist")
+    path = check_video_path(path)
     if fps <= 0:
         raise LsfError(f"fps must be positive, got {fps}")
     if num_frames is not None and num_frames <= 0:
@@ -246,29 +261,57 @@ def _write_video(
         container.mux(audio_packets.popleft())
 
 
+VertexChunks = Callable[[], Iterable[np.ndarray]]
+"""Makes a fresh iterator over a vertex sequence's chunks ((t, V, 3), metres) at each call, so a
+sequence can be read twice (framing, then rendering) without ever being whole in memory."""
+
+
 def write_face_video(
     face: FaceModel,
-    vertices: np.ndarray,
+    vertices: np.ndarray | VertexChunks,
     path: str | Path,
     fps: float = 25.0,
     audio: str | Path | None = None,
     size: int = 512,
     progress: bool = False,
 ) -> Path:
-    """Render a vertex sequence (T, V, 3, metres) of `face` to an H.264 mp4 at `fps`, with the
-    audio muxed in. One camera frames the whole sequence; the file is written atomically.
+    """Render a vertex sequence of `face` to an H.264 mp4 at `fps`, with the audio muxed in.
 
-    Raises:
-        LsfError: `size` is not an even number of pixels >= 16, or writing fails.
+    Args:
+        vertices: (T, V, 3) metres, or a `VertexChunks` that yields it chunk by chunk: the
+            sequence is read twice, once for the camera that frames all of it and once to
+            render, so memory stays bounded whatever its length.
+        size: frame width and height (`render.frame_size.check_frame_size`).
+        progress: progress bars on stderr (framing, then video).
+
+    The file is written atomically. Raises LsfError for a bad size, a path that is a folder,
+    or when writing fails.
     """
-    if size < 16 or size % 2:
-        raise LsfError(f"--size must be an even number of pixels >= 16, got {size}")
-    camera = Camera.framing(vertices, size, size)
+    check_frame_size(size)
+    check_video_path(path)
+    chunks: VertexChunks = (lambda: [vertices]) if isinstance(vertices, np.ndarray) else vertices
+    lo, hi, num_frames = vertex_bounds(_with_progress(chunks(), progress, "framing"))
+    if num_frames == 0:
+        raise LsfError("no video frames to write; the animation is empty")
+    camera = Camera.framing_box(lo, hi, size, size)
     renderer = MeshRenderer(face.faces, face.vertex_colors, camera, size, size)
-    frames = renderer.render_sequence(vertices)
-    return write_mp4(
-        frames, path, fps=fps, audio=audio, num_frames=len(vertices), progress=progress
-    )
+    frames = renderer.render_chunks(chunks(), camera)
+    return write_mp4(frames, path, fps=fps, audio=audio, num_frames=num_frames, progress=progress)
+
+
+def _with_progress(
+    chunks: Iterable[np.ndarray], progress: bool, desc: str
+) -> Iterator[np.ndarray]:
+    """The chunks, counting their frames on a progress bar when asked."""
+    if not progress:
+        yield from chunks
+        return
+    from tqdm import tqdm
+
+    with tqdm(unit="frame", desc=desc) as bar:
+        for chunk in chunks:
+            yield chunk
+            bar.update(len(chunk))
 
 
 def write_motion_video(
@@ -280,6 +323,11 @@ def write_motion_video(
     size: int = 512,
     progress: bool = False,
 ) -> Path:
-    """Render one sample of a motion on a face to an mp4 (see `write_face_video`)."""
-    vertices = motion_vertices(face, motion_file, sample)
-    return write_face_video(face, vertices, path, motion_file.fps, audio, size, progress)
+    """Render one sample of a motion on a face to an mp4 (see `write_face_video`), computing
+    its vertices chunk by chunk (`face.motion.vertex_chunks`)."""
+    motion_file.check_sample(sample)
+    layer = FlameLayer(face)
+    return write_face_video(
+        face, lambda: vertex_chunks(face, motion_file, sample, layer=layer), path,
+        motion_file.fps, audio, size, progress,
+    )  # fmt: skip

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from lsf_animation.constants import MAX_TRAIN_SEED
 from lsf_animation.data.clips import Layout
 from lsf_animation.data.splits import SPLIT_NAMES, STAGE1_PROTOCOLS
 from lsf_animation.errors import LsfError
@@ -221,6 +222,11 @@ class TrainConfig:
         if self.data.layout not in ("auto", *get_args(Layout)):
             raise LsfError(
                 f"data.layout must be auto, mead or probtalk3d, got {self.data.layout!r}"
+            )
+        if not 0 <= self.trainer.seed <= MAX_TRAIN_SEED:
+            raise LsfError(
+                f"trainer.seed must be a whole number from 0 to {MAX_TRAIN_SEED}, got "
+                f"{self.trainer.seed}"
             )
         if self.data.crop is not None and self.data.crop < 2:
             raise LsfError(f"data.crop must be at least 2 frames or null, got {self.data.crop}")

@@ -63,7 +63,8 @@ def retrain_demo(
         if model_file.is_file():
             echo(f"already trained: {model_file}")
             continue
-        resume = (run / f"stage{stage}" / "checkpoints" / "last.ckpt").is_file()
+        saved = run / f"stage{stage}" / "checkpoints"
+        resume = any((saved / name).is_file() for name in ("last.ckpt", "best.ckpt"))
         train_stage(stage, load_train_config("demo", sets), resume=resume, progress=progress,
                     echo=echo)  # fmt: skip
     target = work / "demo.ckpt"

@@ -39,22 +39,31 @@ def _stage_dir(cfg: TrainConfig, stage: int) -> Path:
 
 
 def _check_outputs(out_dir: Path, resume: bool) -> Path | None:
-    """The checkpoint to resume from (None = fresh run); refuses to overwrite a run."""
-    last = out_dir / "checkpoints" / "last.ckpt"
+    """The checkpoint to resume from (None = fresh run); refuses to overwrite a run.
+
+    Checkpoints are written atomically, so a run killed (or stopped by a full disk) at any point
+    leaves complete checkpoints or none: with --resume it continues from last.ckpt, or from
+    best.ckpt when it was stopped between writing the two at the end of its first epoch (both
+    then hold the same state); without --resume a folder with no checkpoint starts over.
+    """
+    checkpoints = out_dir / "checkpoints"
     if resume:
-        if not last.is_file():
-            raise LsfError(
-                f"--resume: {last} does not exist, so there is nothing to resume; run without "
-                "--resume to start training"
-            )
-        return last
+        for name in ("last.ckpt", "best.ckpt"):
+            if (checkpoints / name).is_file():
+                return checkpoints / name
+        raise LsfError(
+            f"--resume: {checkpoints / 'last.ckpt'} does not exist (no epoch of that run was "
+            "saved), so there is nothing to resume; run the same command without --resume to "
+            "start training"
+        )
     if _is_child_process():
         return None
-    existing = sorted((out_dir / "checkpoints").glob("*.ckpt"))
+    existing = sorted(checkpoints.glob("*.ckpt"))
     if existing:
         raise LsfError(
             f"{out_dir} already holds a training run ({existing[0].name}); pass --resume to "
-            "continue it, or --out to train into another folder"
+            f"continue it, or --out to train into another folder (or delete {out_dir} to start "
+            "over)"
         )
     return None
 
@@ -104,7 +113,9 @@ def train_stage1(
         model_config=model_cfg,
     )
     module = Stage1Module(meta, cfg.stage1)
-    dm = ClipDataModule(data.train, data.val, _batch_size(cfg, 1), cfg.data.num_workers)
+    dm = ClipDataModule(
+        data.train, data.val, _batch_size(cfg, 1), cfg.data.num_workers, seed=cfg.trainer.seed
+    )
     return fit_stage(1, module, dm, cfg, out_dir, resume_from, progress, echo)
 
 
@@ -187,7 +198,9 @@ def train_stage2(
         model_config=model.cfg,
     )
     module = Stage2Module(model, cfg.stage2, meta)
-    dm = ClipDataModule(data.train, data.val, _batch_size(cfg, 2), cfg.data.num_workers)
+    dm = ClipDataModule(
+        data.train, data.val, _batch_size(cfg, 2), cfg.data.num_workers, seed=cfg.trainer.seed
+    )
     return fit_stage(2, module, dm, cfg, out_dir, resume_from, progress, echo)
 
 

@@ -4,7 +4,10 @@ Loss (docs/specification.md §2): quantization x1.5 + L1 expression x0.5 + L1 ja
 frames; AdamW, lr 1e-4. The codebook is initialized from the encoder latents of the first training
 batch (data-dependent init), and codes that no training frame chose during an epoch are restarted on
 latents of the epoch's last batch. Under DDP both happen on rank 0 and are broadcast, so every
-process keeps the same codebook.
+process keeps the same codebook. The checkpoints of an epoch are written after its validation,
+before that restart; they carry what the restart needs (the epoch's code counts and last latents),
+and a run resumed from one does the restart first, as the interrupted run did, so it continues
+exactly.
 
 Logged: train/loss, train/quant, train/expression, train/jaw (step and epoch), val/* (epoch),
 train/perplexity and train/dead_codes (epoch code usage), train/restarted_codes.
@@ -27,6 +30,12 @@ from lsf_animation.train.loss_logging import log_losses
 from lsf_animation.train.optim import make_optimizer
 
 _TERMS = ("quant", "expression", "jaw")
+PENDING_RESTART = "lsf_pending_code_restart"
+"""Checkpoint entry: the code counts and last latents of an epoch whose restart is still due."""
+
+
+_Pending = tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor | None]]
+"""An epoch's code counts and last (latent, mask), for a restart still to do."""
 
 
 def _distributed() -> bool:
@@ -59,6 +68,7 @@ class Stage1Module(L.LightningModule):
         n = model_config.vqvae.codebook_size
         self.register_buffer("_epoch_counts", torch.zeros(n, dtype=torch.long), persistent=False)
         self._last_latent: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._pending_restart: _Pending | None = None
 
     def forward(self, motion: torch.Tensor, mask: torch.Tensor | None = None):
         return self.vqvae(motion, mask)
@@ -93,15 +103,22 @@ class Stage1Module(L.LightningModule):
         perplexity, dead = usage_statistics(counts)
         self.log("train/perplexity", perplexity.float(), sync_dist=False)
         self.log("train/dead_codes", dead.float(), sync_dist=False)
-        restarted = 0
-        if self.stage.restart_dead_codes and self._last_latent is not None and int(dead) > 0:
-            latent, mask = self._last_latent
-            codes = torch.nonzero(counts == 0).flatten().to(latent.device)
-            restarted = self.vqvae.quantizer.init_from_latents(latent, mask, codes=codes)
-            self._broadcast_codebook()
+        restarted = self._restart_dead_codes(counts, self._last_latent)
         self.log("train/restarted_codes", float(restarted), sync_dist=False)
         self._epoch_counts.zero_()
         self._last_latent = None
+
+    def _restart_dead_codes(
+        self, counts: torch.Tensor, last: tuple[torch.Tensor, torch.Tensor | None] | None
+    ) -> int:
+        """Restart the codes no frame chose (`counts` == 0) on the rows of `last` (latent, mask)."""
+        if not self.stage.restart_dead_codes or last is None or not bool((counts == 0).any()):
+            return 0
+        latent, mask = last
+        codes = torch.nonzero(counts == 0).flatten().to(latent.device)
+        restarted = self.vqvae.quantizer.init_from_latents(latent, mask, codes=codes)
+        self._broadcast_codebook()
+        return restarted
 
     def validation_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor:
         motion, mask = motion_batch(batch)
@@ -116,3 +133,21 @@ class Stage1Module(L.LightningModule):
     # -- checkpoint -----------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["lsf"] = self.meta.to_dict()
+        if self._last_latent is not None:  # saved before this epoch's end: its restart is due
+            latent, mask = self._last_latent
+            checkpoint[PENDING_RESTART] = {
+                "counts": self._epoch_counts.clone(), "latent": latent, "mask": mask,
+            }  # fmt: skip
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        pending = checkpoint.get(PENDING_RESTART)
+        if isinstance(pending, dict):
+            self._pending_restart = (pending["counts"], (pending["latent"], pending["mask"]))
+
+    def on_train_start(self) -> None:
+        # Resumed from a checkpoint written before its epoch's restart: do it now, with the
+        # random state the interrupted run had then (restored by `train.random_state`).
+        if self._pending_restart is not None:
+            counts, last = self._pending_restart
+            self._pending_restart = None
+            self._restart_dead_codes(counts.to(self._epoch_counts), last)

@@ -10,27 +10,34 @@ Stage N writes into `<out>/stage<N>/`:
 
 Early stopping ends a stage when the validation loss has not improved for `patience` epochs;
 the best weights are those in best.ckpt / model.ckpt. Runs are seeded and, on CPU,
-deterministic. Several devices or machines go through Lightning's DDP (`devices`, `num_nodes`,
-`strategy` in the trainer section or on the command line).
+deterministic, and a run resumed from last.ckpt ends with the same weights as one that was never
+interrupted: checkpoints also hold every random generator's state (`train.random_state`).
+Checkpoints are written atomically with the umask's permissions (`train.checkpoint_io`), so a
+full disk or a kill never leaves a truncated one. Several devices or machines go through
+Lightning's DDP (`devices`, `num_nodes`, `strategy` in the trainer section or on the command
+line).
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from lsf_animation.checkpoint.files import write_model_file
 from lsf_animation.data.dataset import ClipBatch, ClipItem, collate_clips
+from lsf_animation.train.checkpoint_io import AtomicCheckpointIO
 from lsf_animation.train.config import StageSection, TrainConfig
 from lsf_animation.train.data import Echo, stderr_echo
+from lsf_animation.train.random_state import RandomStateCheckpoint
 
 MONITOR = "val/loss"
 
@@ -58,8 +65,32 @@ class StageResult:
     stopped_early: bool
 
 
+class EpochShuffle(RandomSampler):
+    """A random order of the dataset that is a function of (seed, epoch) alone.
+
+    Lightning calls `set_epoch` before every epoch; the order is drawn when the epoch's
+    iterator starts, from a generator seeded with (seed, epoch), so it does not depend on the
+    global generators or on when Lightning creates the loader's iterator (earlier in a resumed
+    run than in an uninterrupted one). A `RandomSampler`, so that under DDP Lightning replaces
+    it with its `DistributedSampler` (seeded by the run's seed and the epoch, too).
+    """
+
+    def __init__(self, data_source: Sized, seed: int = 0) -> None:
+        super().__init__(data_source)
+        self.seed, self.epoch = int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        mixed = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0]
+        order = torch.Generator().manual_seed(int(mixed >> np.uint64(1)))
+        yield from torch.randperm(len(self.data_source), generator=order).tolist()
+
+
 class ClipDataModule(L.LightningDataModule):
-    """Batches of whole (or cropped) clips, padded (`data.dataset.collate_clips`)."""
+    """Batches of whole (or cropped) clips, padded (`data.dataset.collate_clips`), the training
+    ones in an order that depends on (seed, epoch) alone (`EpochShuffle`)."""
 
     def __init__(
         self,
@@ -68,26 +99,35 @@ class ClipDataModule(L.LightningDataModule):
         batch_size: int,
         num_workers: int = 0,
         collate: Callable[[Sequence[ClipItem]], ClipBatch] = collate_clips,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.train_set, self.val_set = train, val
         self.batch_size, self.num_workers, self.collate = batch_size, num_workers, collate
+        self.seed = int(seed)
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+    def train_dataloader(self) -> DataLoader:
+        assert isinstance(self.train_set, Sized)
         return DataLoader(
-            dataset,
+            self.train_set,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=EpochShuffle(self.train_set, self.seed),
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            persistent_workers=False,
+            # the workers' base seed is drawn from here, not from the global generator
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.val_set,
+            batch_size=self.batch_size,
+            shuffle=False,
             collate_fn=self.collate,
             num_workers=self.num_workers,
             persistent_workers=False,
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
 
 
 class _CropEpoch(Callback):
@@ -134,7 +174,9 @@ def build_trainer(
     stopping = EarlyStopping(
         monitor=MONITOR, mode="min", patience=stage.patience, min_delta=stage.min_delta
     )
-    all_callbacks: list[Callback] = [checkpoint, stopping, _CropEpoch(), *callbacks]
+    all_callbacks: list[Callback] = [
+        checkpoint, stopping, _CropEpoch(), RandomStateCheckpoint(), *callbacks,
+    ]  # fmt: skip
     if progress:
         all_callbacks.append(TQDMProgressBar())
     loggers: list[Logger] = [CSVLogger(out_dir, name="logs", flush_logs_every_n_steps=1)]
@@ -156,6 +198,7 @@ def build_trainer(
         num_sanity_val_steps=t.sanity_val_steps,
         gradient_clip_val=stage.gradient_clip,
         callbacks=all_callbacks,
+        plugins=[AtomicCheckpointIO()],
         logger=loggers,
         enable_progress_bar=progress,
         enable_model_summary=progress,
