@@ -120,9 +120,7 @@ def read_lightning_checkpoint(path: str | Path) -> LightningCheckpoint:
     if not isinstance(obj, Mapping):
         raise LsfError(f"{p} holds a {type(obj).__name__}, not a checkpoint dictionary")
     raw = obj.get("state_dict") if isinstance(obj.get("state_dict"), Mapping) else obj
-    state = {
-        k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, torch.Tensor)
-    }
+    state = {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
     if not state:
         raise LsfError(f"{p} contains no model weights (no tensors in its state_dict)")
     hp = plain(obj.get("hyper_parameters")) if "hyper_parameters" in obj else {}

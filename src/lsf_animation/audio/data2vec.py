@@ -354,6 +354,10 @@ class _Opaque:
         for v in values:
             self.append(v)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> _Opaque:
+        # A pickle may call what it rebuilt (e.g. getattr(cls, name)(...)): stay inert.
+        return _Opaque(*args, **kwargs)
+
 
 def _safe_reconstructor(cls: Any, base: Any, state: Any) -> Any:
     return _Opaque(cls, base, state)
