@@ -33,12 +33,12 @@ class HubertUpperLayers(nn.Module):
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
-            hidden = features
+            hidden = self.part.embed(features)
             for layer in self.part.layers:
                 hidden = _first(layer(hidden))
         else:
             keep = mask.unsqueeze(-1).to(features.dtype)
-            hidden = features * keep
+            hidden = self.part.embed(features * keep)
             bias = torch.zeros(mask.shape, dtype=features.dtype, device=features.device)
             bias = bias.masked_fill(~mask, torch.finfo(features.dtype).min)[:, None, None, :]
             for layer in self.part.layers:
@@ -69,6 +69,7 @@ def hubert_backbone(
         "type": "hubert-upper",
         "hubert_config": extractor.model.config.to_dict(),
         "num_frozen": int(extractor.num_frozen),
+        "frozen_front": str(extractor.frozen_front),
     }
     return HubertUpperLayers(extractor.trainable), spec
 
@@ -82,5 +83,6 @@ def build_backbone(spec: dict[str, Any] | None) -> nn.Module | None:
     from transformers import HubertConfig, HubertModel
 
     config = HubertConfig.from_dict(dict(spec["hubert_config"]))
-    _, upper = split_hubert(HubertModel(config), int(spec["num_frozen"]))
+    front = str(spec.get("frozen_front", "layers"))
+    _, upper = split_hubert(HubertModel(config), int(spec["num_frozen"]), front)
     return HubertUpperLayers(upper)
