@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from lsf_animation.data.length_match import LENGTH_MATCH
 from lsf_animation.errors import LsfError
 from lsf_animation.model.config import VARIANTS, ModelConfig, preset
 from lsf_animation.model.variants import USES_EMOTION_FEATURES
@@ -88,6 +89,8 @@ class DataSection:
         crop: random crops of at most this many 25 fps frames for training; None = whole clips.
         num_workers: DataLoader worker processes.
         preload: read all motion and features into memory before training (small corpora).
+        length_match: "trim" (cut features and motion to 2:1 lengths) or "interpolate"
+            (resample them, as the authors' release does; `lsf_animation.data.length_match`).
     """
 
     root: str | None = None
@@ -98,6 +101,7 @@ class DataSection:
     crop: int | None = None
     num_workers: int = 0
     preload: bool = False
+    length_match: str = "trim"
 
 
 @dataclass
@@ -214,6 +218,11 @@ class TrainConfig:
         if self.data.split not in SPLITS:
             raise LsfError(
                 f"data.split must be one of {', '.join(SPLITS)}, got {self.data.split!r}"
+            )
+        if self.data.length_match not in LENGTH_MATCH:
+            raise LsfError(
+                f"data.length_match must be one of {', '.join(LENGTH_MATCH)}, got "
+                f"{self.data.length_match!r}"
             )
         if self.data.stage1_protocol not in STAGE1_PROTOCOLS:
             raise LsfError(

@@ -289,6 +289,7 @@ def prepare_data(
         "seed": cfg.trainer.seed,
         "identities": identity_index,
         "preload": d.preload,
+        "length_match": d.length_match,
     }
     train = ClipDataset(train_clips, crop=d.crop, **common)
     # Validation speakers of a speaker split have no identity label of their own: the label
