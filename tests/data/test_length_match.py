@@ -89,7 +89,7 @@ def test_dataset_option_resamples_instead_of_trimming(tmp_path: Path) -> None:
     np.testing.assert_array_equal(trimmed["motion_features"][:, 0], np.arange(40))
     # 49 frames (0..48) -> 48 -> 40, ends kept: the ramp is stretched over 40 frames, not cut
     np.testing.assert_allclose(
-        resampled["motion_features"][:, 0], np.linspace(0, 47, 40), atol=1e-4
+        resampled["motion_features"][:, 0], np.linspace(0, 48, 40), atol=1e-4
     )
     np.testing.assert_array_equal(resampled["motion"], read_motion(c).motion)
     with pytest.raises(LsfError, match="length_match"):
