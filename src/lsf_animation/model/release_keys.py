@@ -384,7 +384,7 @@ def hubert_config_from_release(state: Mapping[str, Any]) -> dict[str, Any]:
     release fine-tuned, facebook/hubert-base-ls960: post-LN layers, GELU, strides (5, 2, 2, 2,
     2, 2, 2), 64-wide attention heads, eps 1e-5.
     """
-    hidden, conv_out = _shape(state, "feature_projection.projection.weight", 2)
+    hidden = _shape(state, "feature_projection.projection.weight", 2)[0]
     n_conv = _count(state, "feature_extractor.conv_layers.{}.conv.weight")
     kernels = tuple(
         _shape(state, f"feature_extractor.conv_layers.{i}.conv.weight", 3)[2] for i in range(n_conv)
@@ -403,7 +403,6 @@ def hubert_config_from_release(state: Mapping[str, Any]) -> dict[str, Any]:
     pos = _shape(state, "encoder.pos_conv_embed.conv.weight_v", 3)
     layers = _count(state, "encoder.layers.{}.layer_norm.weight")
     inter = _shape(state, "encoder.layers.0.feed_forward.intermediate_dense.weight", 2)[0]
-    del conv_out
     return {
         "hidden_size": hidden,
         "num_hidden_layers": layers,
@@ -451,10 +450,16 @@ def detect_release(state: Mapping[str, Any]) -> tuple[int, str]:
 
 
 def _shapes_of(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    """Shapes of a module's state dict."""
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
-def _expected_shapes(config: ModelConfig, stage: int) -> tuple[dict, dict]:
+Shapes = dict[str, tuple[int, ...]]
+
+
+def _expected_shapes(config: ModelConfig, stage: int) -> tuple[Shapes, Shapes]:
+    """State-dict shapes of `MotionVQVAE` and (stage 2) `SIEEncoder` for `config`, built on
+    the meta device (no memory, no initialization)."""
     from lsf_animation.model.sie_encoder import SIEEncoder
     from lsf_animation.model.vqvae import MotionVQVAE
 
