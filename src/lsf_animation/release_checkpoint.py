@@ -119,7 +119,8 @@ def read_lightning_checkpoint(path: str | Path) -> LightningCheckpoint:
     obj, weights_only = _read(p)
     if not isinstance(obj, Mapping):
         raise LsfError(f"{p} holds a {type(obj).__name__}, not a checkpoint dictionary")
-    raw = obj.get("state_dict") if isinstance(obj.get("state_dict"), Mapping) else obj
+    inner = obj.get("state_dict")
+    raw: Mapping[Any, Any] = inner if isinstance(inner, Mapping) else obj
     state = {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
     if not state:
         raise LsfError(f"{p} contains no model weights (no tensors in its state_dict)")

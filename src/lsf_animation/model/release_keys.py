@@ -558,11 +558,11 @@ def map_release_state(
             _check_pe(key, value, problems)
             ignored.append(key)
         elif stage == 2 and key.startswith(HUBERT_PREFIX):
-            name = hubert_key(key[len(HUBERT_PREFIX) :])
-            if name is None:
+            hub_name = hubert_key(key[len(HUBERT_PREFIX) :])
+            if hub_name is None:
                 unknown.append(key)
             else:
-                out["hubert"][name] = value
+                out["hubert"][hub_name] = value
         elif stage == 2 and found == "lsf-release" and key.startswith(EMOTION2VEC_PREFIX):
             out["e2v"][key[len(EMOTION2VEC_PREFIX) :]] = value
         elif _ignore_reason(key) is not None:
