@@ -177,3 +177,38 @@ def test_paper_size_random_hubert_shapes():
         assert feats.shape == (num_frames_50hz(len(wav)), 768) == (int(seconds * 50) - 1, 768)
         assert frozen(wav).shape == feats.shape
         assert np.isfinite(feats).all()
+
+
+def test_projection_front_is_what_the_release_can_cache():
+    """The release fine-tunes the positional conv and the encoder norm: the cacheable front
+    ends at the feature projection, and layers 1-2 are frozen but run after trainable parts."""
+    torch.manual_seed(3)
+    model = HubertModel(tiny_hubert_config()).eval()
+    frozen, trainable = split_hubert(model, num_frozen=2, frozen_front="projection")
+    x = normalize_waveform(torch.from_numpy(speech_like(1.1))[None])
+    with torch.inference_mode():
+        front = frozen(x)
+        expected = model.feature_projection(model.feature_extractor(x).transpose(1, 2))
+        expected = expected[0] if isinstance(expected, tuple) else expected
+        torch.testing.assert_close(front, expected)
+        torch.testing.assert_close(trainable(front), model(x).last_hidden_state, atol=1e-5, rtol=0)
+    trainable_names = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any(n.startswith("encoder.pos_conv_embed.") for n in trainable_names)
+    assert {"encoder.layer_norm.weight", "encoder.layer_norm.bias"} <= trainable_names
+    assert not any(
+        n.startswith(("feature_extractor.", "feature_projection.")) for n in trainable_names
+    )
+    frozen_layers = {int(n.split(".")[2]) for n, p in model.named_parameters()
+                     if n.startswith("encoder.layers.") and not p.requires_grad}  # fmt: skip
+    assert frozen_layers == {0, 1}
+    with pytest.raises(LsfError, match="frozen_front"):
+        split_hubert(model, frozen_front="cnn")
+
+
+def test_projection_front_extractor_has_its_own_fingerprint(tiny_dir):
+    layers = HubertExtractor(tiny_dir, frozen_only=True)
+    projection = HubertExtractor(tiny_dir, frozen_only=True, frozen_front="projection")
+    assert projection.name == "hubert-frozen"
+    assert projection.fingerprint() != layers.fingerprint()
+    x = speech_like(0.7)
+    assert projection(x).shape == layers(x).shape

@@ -64,7 +64,7 @@ def test_frozen_prior_stays_frozen_and_in_eval(tiny_config) -> None:
     loss = sie_loss(out, target, model.prior.target_latent(target), cfg.sie)["loss"]
     loss.backward()
     assert all(p.grad is None for p in model.prior.parameters())
-    assert model.sie.to_latent.weight.grad is not None
+    assert model.sie.embedding.weight.grad is not None
 
 
 def test_motion_backbone_is_applied_first(tiny_config) -> None:

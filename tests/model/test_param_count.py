@@ -1,87 +1,66 @@
-"""The paper preset's parameter count equals the architecture's arithmetic (SPEC §2).
-
-Counts are derived here from the layer formulas, not by walking the modules.
-"""
+"""The paper preset is the authors' released network: parameter count and every parameter
+shape, against the release's layout (tests/fixtures_release.py, written from reading the
+release; docs/release_architecture.md derives the numbers)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import torch
 
+from fixtures_release import lsf_predictor_layout, probtalk3d_predictor_layout, vqvae_layout
 from lsf_animation.model.config import paper_config
 from lsf_animation.model.lsf import LSFModel
 
-
-def linear(i: int, o: int, bias: bool = True) -> int:
-    return i * o + (o if bias else 0)
-
-
-def layer_norm(d: int) -> int:
-    return 2 * d
-
-
-def transformer_block(d: int, ffn: int) -> int:
-    # pre-LN: LN, q/k/v without bias, output projection with bias, LN, FFN d->ffn->d
-    return (
-        layer_norm(d)
-        + 3 * linear(d, d, bias=False)
-        + linear(d, d)
-        + layer_norm(d)
-        + linear(d, ffn)
-        + linear(ffn, d)
-    )
+# From the release's arithmetic (docs/release_architecture.md, "Parameter counts").
+RELEASE_STAGE1 = 6_375_680  # encoder 3,171,584 + codebook 32,768 + decoder 3,171,328
+RELEASE_SIE = 16_262_816  # predictor 16,148,736 (incl. the unused out_norm, 512) + identity MLP
+RELEASE_IDENTITY_MLP = 114_080  # 300->256->128->32
+RELEASE_OUT_NORM = 512  # built, never applied: not part of our model
+RELEASE_PROBTALK3D_STAGE2 = 6_326_272  # the one-hot predictor
 
 
-def conv1d(c_in: int, c_out: int, k: int) -> int:
-    return c_in * c_out * k + c_out  # InstanceNorm without affine: no parameters
+def _params(layout) -> dict[str, tuple[int, ...]]:
+    return {k: shape for k, (shape, kind) in layout.items() if kind == "param"}
 
 
-def vqvae_count(motion=53, d=256, layers=6, ffn=384, k=5, codes=256, code_dim=128) -> int:
-    encoder = (
-        linear(motion, d) + conv1d(d, d, k) + linear(d, d) + layers * transformer_block(d, ffn)
-    )
-    decoder = (
-        conv1d(d, d, k)
-        + linear(d, d)
-        + layers * transformer_block(d, ffn)
-        + linear(d, motion, bias=False)
-    )
-    return encoder + codes * code_dim + decoder
+def _count(shapes) -> int:
+    return sum(int(torch.Size(s).numel()) for s in shapes)
 
 
-def sie_count(
-    feat=768,
-    shape=300,
-    hidden=(256, 128),
-    z=32,
-    d=256,
-    layers=12,
-    ffn=384,
-    k=5,
-    tokens=4,
-    mlp=384,
-    latent=256,
-) -> int:
-    identity = linear(shape, hidden[0]) + linear(hidden[0], hidden[1]) + linear(hidden[1], z)
-    style = linear(z, d, bias=False)
-    stream = linear(2 * feat, d) + conv1d(d, d, k) + linear(d, d)
-    pair_attention = (
-        2 * layer_norm(d)  # per-stream norms before the concatenation
-        + linear(d, d)
-        + 2 * linear(2 * d, d)
-        + linear(d, d)  # q, k and v on [m;e], out
-    )
-    fusion = layer_norm(d) + pair_attention + layer_norm(d) + linear(d, mlp) + linear(mlp, d)
-    hifb = tokens * d + layers * (2 * transformer_block(d, ffn) + fusion)
-    head = layer_norm(d) + linear(d, latent)
-    return identity + style + 2 * stream + hifb + head
+def _shapes(module: torch.nn.Module) -> Counter:
+    return Counter(tuple(p.shape) for p in module.parameters())
 
 
-def test_paper_parameter_count() -> None:
+def test_release_layout_counts() -> None:
+    stage1 = _params(vqvae_layout())
+    sie = _params(lsf_predictor_layout())
+    assert _count(stage1.values()) == RELEASE_STAGE1
+    assert _count(sie.values()) == RELEASE_SIE
+    identity = [s for k, s in sie.items() if k.startswith("identity_extractor.")]
+    assert _count(identity) == RELEASE_IDENTITY_MLP
+    assert _count(_params(probtalk3d_predictor_layout()).values()) == RELEASE_PROBTALK3D_STAGE2
+
+
+def test_paper_preset_is_the_release_parameter_for_parameter() -> None:
     model = LSFModel(paper_config())
-    prior = sum(p.numel() for p in model.prior.parameters())
-    sie = sum(p.numel() for p in model.sie.parameters())
-    assert prior == vqvae_count() == 6_375_680
-    assert sie == sie_count() == 19_942_560
+    assert sum(p.numel() for p in model.prior.parameters()) == RELEASE_STAGE1
+    assert sum(p.numel() for p in model.sie.parameters()) == RELEASE_SIE - RELEASE_OUT_NORM
+    # The full list of shapes, not only their sum.
+    assert _shapes(model.prior) == Counter(_params(vqvae_layout()).values())
+    release_sie = _params(lsf_predictor_layout())
+    del (
+        release_sie["feature_predictor.out_norm.weight"],
+        release_sie["feature_predictor.out_norm.bias"],
+    )
+    assert _shapes(model.sie) == Counter(release_sie.values())
+    assert sum(p.numel() for p in model.sie.identity.parameters()) == RELEASE_IDENTITY_MLP
+
+
+def test_one_hot_variant_is_probtalk3d_stage2() -> None:
+    model = LSFModel(paper_config("one_hot"))
+    assert _shapes(model.sie) == Counter(_params(probtalk3d_predictor_layout()).values())
+    assert sum(p.numel() for p in model.sie.parameters()) == RELEASE_PROBTALK3D_STAGE2
 
 
 def test_paper_preset_runs() -> None:

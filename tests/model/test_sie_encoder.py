@@ -65,9 +65,12 @@ def test_the_neutral_face_changes_the_output(tiny_config) -> None:
 
 
 def test_feature_dims_come_from_the_config() -> None:
-    sie = SIEEncoder(demo_config(motion_dim=40, emotion_dim=24).sie)
+    cfg = demo_config(motion_dim=40, emotion_dim=24).sie
+    sie = SIEEncoder(cfg)
     latent, _ = sie(torch.randn(1, 10, 40), torch.randn(1, 10, 24), torch.randn(1, 300))
-    assert latent.shape == (1, 5, 256)
+    assert latent.shape == (1, 5, cfg.d_model)  # no output head: the stream is the latent
+    with pytest.raises(LsfError, match=r"set sie\.d_model = vqvae\.hidden_dim"):
+        SIEEncoder(cfg, latent_dim=cfg.d_model + 1)
     with pytest.raises(LsfError, match="motion_features must be"):
         sie(torch.randn(1, 10, 768), torch.randn(1, 10, 24), torch.randn(1, 300))
     with pytest.raises(LsfError, match="too short"):

@@ -62,3 +62,31 @@ def test_backbone_rebuilds_from_its_checkpoint_spec(extractor):
     # only the layers above the cut are trainable parts of the model
     assert len(backbone.part.layers) == 2
     assert all(p.requires_grad for p in backbone.parameters())
+
+
+def test_projection_front_backbone_equals_the_full_model_and_rebuilds():
+    torch.manual_seed(4)
+    ext = HubertExtractor(
+        HubertModel(tiny_hubert_config()).eval(), frozen_only=True, frozen_front="projection"
+    )
+    backbone, spec = hubert_backbone(ext)
+    assert spec.frozen_front == "projection"
+    backbone.eval()
+    short, long = _wav(0.6, 5), _wav(1.0, 6)
+    cached = [torch.from_numpy(ext(w)) for w in (short, long)]
+    batch = torch.zeros(2, len(cached[1]), cached[1].shape[1])
+    batch[0, : len(cached[0])], batch[1] = cached[0], cached[1]
+    mask = torch.zeros(2, len(cached[1]), dtype=torch.bool)
+    mask[0, : len(cached[0])] = True
+    mask[1] = True
+    with torch.no_grad():
+        full = ext.model(normalize_waveform(torch.from_numpy(long)[None])).last_hidden_state
+        torch.testing.assert_close(backbone(cached[1][None], None), full, atol=1e-5, rtol=1e-5)
+        padded = backbone(batch, mask)
+        alone = backbone(cached[0][None], None)
+        torch.testing.assert_close(padded[0, : len(cached[0])], alone[0], atol=1e-5, rtol=1e-5)
+        rebuilt = build_backbone(spec)
+        rebuilt.load_state_dict(backbone.state_dict())
+        torch.testing.assert_close(rebuilt.eval()(batch, mask), padded)
+    frozen = [n for n, p in rebuilt.named_parameters() if not p.requires_grad]
+    assert frozen and all(n.startswith(("part.layers.0.", "part.layers.1.")) for n in frozen)

@@ -36,7 +36,7 @@ from lsf_animation.audio.data2vec import (
     Data2VecAudioModel,
 )
 from lsf_animation.errors import LsfError
-from lsf_animation.io.safe_pickle import torch_pickle_module
+from lsf_animation.io.safe_pickle import torch_load_mapped, torch_pickle_module
 
 PREFIX = "modality_encoders.AUDIO."
 IGNORED_PREFIXES = (
@@ -47,17 +47,6 @@ IGNORED_PREFIXES = (
     "recon_proj.",
     "proj.",
 )
-
-
-def _torch_load(path: Path, **kwargs: Any) -> Any:
-    """`torch.load` memory-mapping the file (the weights are then used in place, not copied);
-    files in the legacy (pre-zip) format, which cannot be mapped, are read normally."""
-    try:
-        return torch.load(path, map_location="cpu", mmap=True, **kwargs)
-    except RuntimeError as err:
-        if "mmap" not in str(err):
-            raise
-        return torch.load(path, map_location="cpu", **kwargs)
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], Any]:
@@ -79,10 +68,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], Any]:
             "emotion2vec_plus model.pt) and pass its path"
         )
     try:
-        obj = _torch_load(p, weights_only=True)
+        obj = torch_load_mapped(p, weights_only=True)
     except Exception as strict_err:  # any failure: retry tolerant, report both
         try:
-            obj = _torch_load(p, weights_only=False, pickle_module=torch_pickle_module())
+            obj = torch_load_mapped(p, weights_only=False, pickle_module=torch_pickle_module())
         except Exception as err:
             raise LsfError(
                 f"{p} is not a readable PyTorch checkpoint ({type(err).__name__}: {err}; "

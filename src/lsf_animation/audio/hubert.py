@@ -16,6 +16,13 @@ fine-tunes the rest. `split_hubert` cuts the model exactly there:
   norm for pre-LN ("stable layer norm") models; composed with the frozen part it equals
   `HubertModel(...).last_hidden_state`.
 
+`frozen_front="projection"` cuts after the feature projection instead, as the authors' release
+needs: it fine-tunes the positional conv embedding and the encoder layer norm (which come before
+the layers) along with layers 3..12, and freezes only the CNN, the projection and layers 1-2.
+The frozen part is then CNN + projection (what can be cached for release-exact training); the
+trainable part is positional conv -> layer norm -> all layers, with the first `num_frozen`
+layers' weights frozen (`requires_grad=False`) but computed.
+
 Extractors (see `lsf_animation.audio.features`): "hubert" (the full model) and "hubert-frozen"
 (the frozen part), both `(num_frames_50hz(N), hidden_size)` float32.
 """
@@ -41,6 +48,15 @@ DEFAULT_HUBERT = "facebook/hubert-base-ls960"
 """Hub id of the paper's HuBERT (HuBERT-base pre-trained on LibriSpeech 960 h)."""
 NUM_FROZEN_LAYERS = 2
 """Transformer layers frozen in the paper (with the CNN and the feature projection)."""
+FROZEN_FRONTS = ("layers", "projection")
+"""Where the cacheable front ends: after the first frozen layers, or after the projection."""
+
+
+def _check_front(front: str) -> None:
+    if front not in FROZEN_FRONTS:
+        raise LsfError(
+            f"HuBERT frozen_front must be one of {', '.join(FROZEN_FRONTS)}, got {front!r}"
+        )
 
 
 def load_hubert(model: str | os.PathLike[str] = DEFAULT_HUBERT) -> HubertModel:
@@ -103,15 +119,19 @@ def _layer_output(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
 
 
 class HubertFrozenPart(nn.Module):
-    """CNN + feature projection + positional conv + first `num_frozen` layers of a HubertModel.
+    """CNN + feature projection + positional conv + first `num_frozen` layers of a HubertModel
+    (`frozen_front="layers"`), or CNN + feature projection only (`"projection"`).
 
     Shares (does not copy) the modules of `model` and sets `requires_grad=False` on them.
     `forward(input_values (B, N) normalized waveform) -> (B, T50, hidden_size)`.
     """
 
-    def __init__(self, model: HubertModel, num_frozen: int = NUM_FROZEN_LAYERS) -> None:
+    def __init__(
+        self, model: HubertModel, num_frozen: int = NUM_FROZEN_LAYERS, frozen_front: str = "layers"
+    ) -> None:
         super().__init__()
         encoder = model.encoder
+        _check_front(frozen_front)
         if not 0 <= num_frozen <= len(encoder.layers):
             raise LsfError(
                 f"cannot freeze {num_frozen} HuBERT layers: the model has {len(encoder.layers)}"
@@ -119,10 +139,11 @@ class HubertFrozenPart(nn.Module):
         self.stable_layer_norm = bool(model.config.do_stable_layer_norm)
         self.feature_extractor = model.feature_extractor
         self.feature_projection = model.feature_projection
-        self.pos_conv_embed = encoder.pos_conv_embed
+        layers = frozen_front == "layers"
+        self.pos_conv_embed = encoder.pos_conv_embed if layers else None
         # Post-LN encoders normalize before the layers; pre-LN ones normalize at the very end.
-        self.layer_norm = None if self.stable_layer_norm else encoder.layer_norm
-        self.layers = nn.ModuleList(encoder.layers[:num_frozen])
+        self.layer_norm = None if self.stable_layer_norm or not layers else encoder.layer_norm
+        self.layers = nn.ModuleList(encoder.layers[:num_frozen] if layers else [])
         for p in self.parameters():
             p.requires_grad_(False)
 
@@ -131,7 +152,8 @@ class HubertFrozenPart(nn.Module):
         h = self.feature_projection(h)
         if isinstance(h, tuple):  # transformers 4.x returned (hidden, extract_features)
             h = h[0]
-        h = h + self.pos_conv_embed(h)
+        if self.pos_conv_embed is not None:
+            h = h + self.pos_conv_embed(h)
         if self.layer_norm is not None:
             h = self.layer_norm(h)
         for layer in self.layers:
@@ -140,33 +162,71 @@ class HubertFrozenPart(nn.Module):
 
 
 class HubertTrainablePart(nn.Module):
-    """The transformer layers after the frozen ones (plus the final norm of pre-LN models).
+    """The transformer layers after the frozen ones (plus the final norm of pre-LN models);
+    with `frozen_front="projection"`, positional conv -> layer norm -> all layers, the first
+    `num_frozen` of them with frozen weights.
 
     Shares the modules of `model`; `forward(hidden (B, T, hidden_size)) -> (B, T, hidden_size)`,
     equal to `model(...).last_hidden_state` when fed `HubertFrozenPart`'s output.
     """
 
-    def __init__(self, model: HubertModel, num_frozen: int = NUM_FROZEN_LAYERS) -> None:
+    def __init__(
+        self, model: HubertModel, num_frozen: int = NUM_FROZEN_LAYERS, frozen_front: str = "layers"
+    ) -> None:
         super().__init__()
+        _check_front(frozen_front)
         encoder = model.encoder
-        self.layers = nn.ModuleList(encoder.layers[num_frozen:])
-        self.final_layer_norm = encoder.layer_norm if model.config.do_stable_layer_norm else None
+        stable = bool(model.config.do_stable_layer_norm)
+        if frozen_front == "projection":
+            self.pos_conv_embed: nn.Module | None = encoder.pos_conv_embed
+            self.input_layer_norm: nn.Module | None = None if stable else encoder.layer_norm
+            self.layers = nn.ModuleList(encoder.layers)
+            for layer in encoder.layers[:num_frozen]:
+                layer.requires_grad_(False)
+        else:
+            self.pos_conv_embed = None
+            self.input_layer_norm = None
+            self.layers = nn.ModuleList(encoder.layers[num_frozen:])
+        self.final_layer_norm = encoder.layer_norm if stable else None
+
+    def embed(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The positional conv and input norm ("projection" front); identity otherwise."""
+        if self.pos_conv_embed is not None:
+            hidden = hidden + self.pos_conv_embed(hidden)
+        if self.input_layer_norm is not None:
+            hidden = self.input_layer_norm(hidden)
+        return hidden
 
     @classmethod
-    def from_config(cls, config: HubertConfig, num_frozen: int) -> HubertTrainablePart:
+    def from_config(
+        cls, config: HubertConfig, num_frozen: int, frozen_front: str = "layers"
+    ) -> HubertTrainablePart:
         """The same modules built from the config alone (freshly initialized), without the
         rest of a HubertModel; a checkpoint's state dict then supplies the weights."""
         from transformers.models.hubert.modeling_hubert import (
             HubertEncoderLayer,
             HubertEncoderLayerStableLayerNorm,
+            HubertPositionalConvEmbedding,
         )
+
+        _check_front(frozen_front)
 
         part = cls.__new__(cls)
         nn.Module.__init__(part)
         stable = bool(config.do_stable_layer_norm)
         layer = HubertEncoderLayerStableLayerNorm if stable else HubertEncoderLayer
-        count = config.num_hidden_layers - num_frozen
+        projection = frozen_front == "projection"
+        count = config.num_hidden_layers - (0 if projection else num_frozen)
         part.layers = nn.ModuleList(layer(config) for _ in range(count))
+        part.pos_conv_embed = HubertPositionalConvEmbedding(config) if projection else None
+        part.input_layer_norm = (
+            nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+            if projection and not stable
+            else None
+        )
+        if projection:
+            for frozen in part.layers[:num_frozen]:
+                frozen.requires_grad_(False)
         part.final_layer_norm = (
             nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if stable else None
         )
@@ -176,6 +236,7 @@ class HubertTrainablePart(nn.Module):
         self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """`attention_mask`: (B, 1, 1, T) additive bias (0 keep, large negative masked) or None."""
+        hidden = self.embed(hidden)
         for layer in self.layers:
             hidden = _layer_output(layer(hidden, attention_mask=attention_mask))
         if self.final_layer_norm is not None:
@@ -184,10 +245,13 @@ class HubertTrainablePart(nn.Module):
 
 
 def split_hubert(
-    model: HubertModel, num_frozen: int = NUM_FROZEN_LAYERS
+    model: HubertModel, num_frozen: int = NUM_FROZEN_LAYERS, frozen_front: str = "layers"
 ) -> tuple[HubertFrozenPart, HubertTrainablePart]:
     """Split `model` into its frozen front and trainable rest (sharing its modules)."""
-    return HubertFrozenPart(model, num_frozen), HubertTrainablePart(model, num_frozen)
+    return (
+        HubertFrozenPart(model, num_frozen, frozen_front),
+        HubertTrainablePart(model, num_frozen, frozen_front),
+    )
 
 
 def state_dict_digest(module: nn.Module) -> bytes:
@@ -207,7 +271,9 @@ class HubertExtractor:
         model: hub id or local directory (see `load_hubert`), or an already loaded HubertModel.
         frozen_only: False -> "hubert", the last hidden state of the full model; True ->
             "hubert-frozen", the output of the frozen part (input of `HubertTrainablePart`).
-        num_frozen: transformer layers in the frozen part (2 in the paper).
+        num_frozen: transformer layers frozen (2 in the paper).
+        frozen_front: "layers" (the frozen part ends after the `num_frozen` layers) or
+            "projection" (it ends after the feature projection, as the release needs).
     """
 
     rate_hz = 50.0
@@ -217,13 +283,16 @@ class HubertExtractor:
         model: str | os.PathLike[str] | HubertModel = DEFAULT_HUBERT,
         frozen_only: bool = False,
         num_frozen: int = NUM_FROZEN_LAYERS,
+        frozen_front: str = "layers",
     ) -> None:
+        _check_front(frozen_front)
         self.model = model.eval() if isinstance(model, nn.Module) else load_hubert(model)
         self.frozen_only = frozen_only
         self.num_frozen = num_frozen
+        self.frozen_front = frozen_front
         self.name = "hubert-frozen" if frozen_only else "hubert"
         self.dim = int(self.model.config.hidden_size)
-        self.frozen, self.trainable = split_hubert(self.model, num_frozen)
+        self.frozen, self.trainable = split_hubert(self.model, num_frozen, frozen_front)
         self._fingerprint: str | None = None
 
     def fingerprint(self) -> str:
@@ -238,6 +307,8 @@ class HubertExtractor:
                 "normalize": "zero-mean-unit-variance",
                 "config": config,
             }
+            if self.frozen_only and self.frozen_front != "layers":  # default: keep old caches
+                meta["frozen_front"] = self.frozen_front
             weights = state_dict_digest(self.frozen if self.frozen_only else self.model)
             self._fingerprint = config_fingerprint(meta, weights)
         return self._fingerprint

@@ -53,6 +53,7 @@ def hubert_backbone(extractor: HubertExtractor) -> tuple[HubertUpperLayers, Back
         type="hubert-upper",
         hubert_config=extractor.model.config.to_dict(),
         num_frozen=int(extractor.num_frozen),
+        frozen_front=extractor.frozen_front,
     )
     return HubertUpperLayers(extractor.trainable), spec
 
@@ -65,4 +66,6 @@ def build_backbone(spec: BackboneSpec | None) -> nn.Module | None:
     from transformers import HubertConfig
 
     config = HubertConfig.from_dict(dict(spec.hubert_config))
-    return HubertUpperLayers(HubertTrainablePart.from_config(config, spec.num_frozen))
+    return HubertUpperLayers(
+        HubertTrainablePart.from_config(config, spec.num_frozen, spec.frozen_front)
+    )

@@ -77,12 +77,15 @@ class BackboneSpec:
     Attributes:
         type: "hubert-upper".
         hubert_config: the HuBERT config (`HubertConfig.to_dict()`), to rebuild the layers.
-        num_frozen: transformer layers in the frozen front (their output is the cached feature).
+        num_frozen: transformer layers frozen (2 in the paper).
+        frozen_front: where the cached front ends: "layers" (after the `num_frozen` layers) or
+            "projection" (after the feature projection, as the authors' release trains).
     """
 
     type: Literal["hubert-upper"]
     hubert_config: dict[str, Any]
     num_frozen: int
+    frozen_front: str = "layers"
 
 
 @dataclass(frozen=True)

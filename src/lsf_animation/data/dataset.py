@@ -10,7 +10,8 @@ from the same audio, but the audio and the reconstruction rarely have exactly 2:
 is cut to `T = min(motion frames, feature frames // 2)` motion frames and `2T` feature frames: the
 streams are trimmed to an even length of at most twice the motion, and when the features are shorter
 than that, the motion is trimmed to floor(T50 / 2). Every feature stream of an item gets the same
-length (the shortest stream decides), so one 50 Hz mask serves them all.
+length (the shortest stream decides), so one 50 Hz mask serves them all. `length_match=
+"interpolate"` resamples instead of trimming, as the authors' release does (`length_match.py`).
 
 Random crops (`crop=N`): a clip longer than N motion frames is cut to a window of N frames starting
 at a random frame s, and its features to frames [2s, 2s + 2N). The offset is a function of
@@ -34,6 +35,7 @@ from lsf_animation.audio.cache import FeatureCache, audio_key, read_entry
 from lsf_animation.audio.features import FeatureExtractor
 from lsf_animation.data.clips import Clip, ClipMotion, read_motion
 from lsf_animation.data.identities import UNKNOWN, IdentityIndex
+from lsf_animation.data.length_match import LENGTH_MATCH, interpolate_to_pairs
 from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.errors import LsfError
 
@@ -217,6 +219,7 @@ class ClipDataset(Dataset):
         preload: read all motion and features into memory now (small corpora; also checks them).
         check_features: verify now that every clip has cached features for every stream, so a
             missing `extract` fails before training starts rather than mid-epoch.
+        length_match: "trim" (cut to 2:1 lengths) or "interpolate" (resample, as the release).
 
     Items: {"key": str, "motion": (T, 53) float32, "shape": (300,) float32, "num_frames": T,
     "start": crop offset in motion frames, "<role>_features": (2T, D) float32 per stream,
@@ -235,7 +238,13 @@ class ClipDataset(Dataset):
         unknown_identity: int = UNKNOWN,
         preload: bool = False,
         check_features: bool = True,
+        length_match: str = "trim",
     ) -> None:
+        if length_match not in LENGTH_MATCH:
+            raise LsfError(
+                f"length_match must be one of {', '.join(LENGTH_MATCH)}, got {length_match!r}"
+            )
+        self.length_match = length_match
         if crop is not None and crop < 1:
             raise LsfError(f"crop must be at least 1 motion frame, got {crop}")
         if not clips:
@@ -281,8 +290,11 @@ class ClipDataset(Dataset):
         clip = self.clips[index]
         cm = self._motion[index] if index in self._motion else read_motion(clip)
         feats = {name: src.get(clip.audio_path) for name, src in self.features.items()}
+        full_motion = cm.motion
+        if self.length_match == "interpolate" and min(map(len, feats.values()), default=0) > 1:
+            feats, full_motion = interpolate_to_pairs(feats, full_motion)
         t50 = min((f.shape[0] for f in feats.values()), default=None)
-        t = aligned_num_frames(cm.num_frames, t50)
+        t = aligned_num_frames(full_motion.shape[0], t50)
         if t < 1:
             raise LsfError(
                 f"clip {clip.key}: its features have {t50} frames at 50 Hz, too few for one motion "
@@ -290,7 +302,7 @@ class ClipDataset(Dataset):
             )
         start = self._crop_start(index, t)
         length = t if self.crop is None else min(t, self.crop)
-        motion = cm.motion[start : start + length]
+        motion = full_motion[start : start + length]
         if self.scaler is not None:
             motion = self.scaler.transform(motion)
         item: ClipItem = {

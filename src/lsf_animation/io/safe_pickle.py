@@ -23,6 +23,7 @@ import copyreg
 import pickle
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -73,6 +74,10 @@ class Placeholder:
     def extend(self, values: list[object]) -> None:
         for value in values:
             self.append(value)
+
+    def __call__(self, *args: object, **kwargs: object) -> Placeholder:
+        # A pickle may call what it rebuilt (e.g. getattr(cls, name)(...)): stay inert.
+        return Placeholder(*args)
 
 
 PlaceholderFactory = Callable[[str, str], type[Placeholder]]
@@ -201,6 +206,20 @@ class RestrictedUnpickler(pickle.Unpickler):
 def restricted_load(file: IO[bytes], **options: Any) -> object:
     """Unpickle one object from `file` with `RestrictedUnpickler(file, **options)`."""
     return RestrictedUnpickler(file, **options).load()
+
+
+def torch_load_mapped(path: Path, **options: Any) -> Any:
+    """`torch.load(path, map_location="cpu", **options)` memory-mapping the file (the weights are
+    then used in place, not copied); files in the legacy (pre-zip) format, which cannot be
+    mapped, are read normally."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", mmap=True, **options)
+    except RuntimeError as err:
+        if "mmap" not in str(err):
+            raise
+        return torch.load(path, map_location="cpu", **options)
 
 
 def torch_pickle_module(placeholder: PlaceholderFactory = placeholder_class) -> types.ModuleType:

@@ -8,6 +8,8 @@ hold, so a clip gives the same result alone and padded in a batch.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -100,83 +102,118 @@ def attention_key_mask(mask: torch.Tensor | None) -> torch.Tensor | None:
     return None if mask is None else mask[:, None, None, :]
 
 
-class MultiHeadAttention(nn.Module):
-    """Multi-head attention; self-attention when `context` is None.
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """(B, T, H*dh) -> (B, H, T, dh): head h holds channels [h*dh, (h+1)*dh)."""
+    b, t, d = x.shape
+    return x.view(b, t, num_heads, d // num_heads).transpose(1, 2)
 
-    Projections: q Linear(d, d, no bias), kv Linear(d_ctx, 2d, no bias), out Linear(d, d).
-    Scaled by 1/sqrt(head_dim).
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(B, H, T, dh) -> (B, T, H*dh); inverse of `split_heads`."""
+    b, h, t, dh = x.shape
+    return x.transpose(1, 2).reshape(b, t, h * dh)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with one fused projection, as in the authors' release.
+
+    Parameters: qkv Linear(d, 3d, no bias) whose output is [q | k | v], each split into heads
+    as `split_heads` does; out Linear(d, d). Scores are scaled by 1/sqrt(d), the model width
+    (not 1/sqrt(d / heads)): the release's choice, kept so its weights compute the same
+    function. No dropout. (B, T, d), key mask (B, T) -> (B, T, d).
     """
 
-    def __init__(
-        self, dim: int, num_heads: int, dropout: float = 0.0, context_dim: int | None = None
-    ):
+    def __init__(self, dim: int, num_heads: int) -> None:
         super().__init__()
         if dim % num_heads:
             raise LsfError(f"attention width {dim} is not divisible by {num_heads} heads.")
         self.num_heads = num_heads
-        self.q = nn.Linear(dim, dim, bias=False)
-        self.kv = nn.Linear(context_dim or dim, 2 * dim, bias=False)
+        self.scale = dim**-0.5
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.out = nn.Linear(dim, dim)
-        self.dropout = dropout
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, d = x.shape
-        return x.view(b, t, self.num_heads, d // self.num_heads).transpose(1, 2)
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        q, k, v = (split_heads(p, self.num_heads) for p in self.qkv(x).chunk(3, dim=-1))
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attention_key_mask(key_mask), scale=self.scale
+        )
+        return self.out(merge_heads(out))
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention from x to a context, built like `SelfAttention`.
+
+    Parameters: q Linear(d, d, no bias), kv Linear(d_ctx, 2d, no bias) with output [k | v],
+    out Linear(d, d); scores scaled by 1/sqrt(d). x (B, Tq, d), context (B, Tk, d_ctx),
+    key mask (B, Tk) -> (B, Tq, d). Used by the cross-attention row of Table 2.
+    """
+
+    def __init__(self, dim: int, num_heads: int, context_dim: int) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise LsfError(f"attention width {dim} is not divisible by {num_heads} heads.")
+        self.num_heads = num_heads
+        self.scale = dim**-0.5
+        self.q = nn.Linear(dim, dim, bias=False)
+        self.kv = nn.Linear(context_dim, 2 * dim, bias=False)
+        self.out = nn.Linear(dim, dim)
 
     def forward(
-        self,
-        x: torch.Tensor,
-        key_mask: torch.Tensor | None = None,
-        context: torch.Tensor | None = None,
+        self, x: torch.Tensor, context: torch.Tensor, key_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """x: (B, Tq, d); context: (B, Tk, d_ctx) or None (= x); key_mask: (B, Tk) bool."""
-        ctx = x if context is None else context
-        k, v = self.kv(ctx).chunk(2, dim=-1)
+        k, v = (split_heads(p, self.num_heads) for p in self.kv(context).chunk(2, dim=-1))
         out = F.scaled_dot_product_attention(
-            self._heads(self.q(x)),
-            self._heads(k),
-            self._heads(v),
+            split_heads(self.q(x), self.num_heads),
+            k,
+            v,
             attn_mask=attention_key_mask(key_mask),
-            dropout_p=self.dropout if self.training else 0.0,
+            scale=self.scale,
         )
-        b, h, t, dh = out.shape
-        return self.out(out.transpose(1, 2).reshape(b, t, h * dh))
+        return self.out(merge_heads(out))
+
+
+GeluApproximation = Literal["tanh", "none"]
 
 
 class FeedForward(nn.Module):
-    """Linear(d, hidden) -> GELU -> Linear(hidden, d)."""
+    """Linear(d, hidden) -> GELU -> Linear(hidden, d).
 
-    def __init__(self, dim: int, hidden: int) -> None:
+    `gelu="tanh"`: the tanh approximation of GELU (the release's Transformer blocks);
+    `gelu="none"`: the exact erf form (the release's fusion-block MLP).
+    """
+
+    def __init__(self, dim: int, hidden: int, gelu: GeluApproximation = "tanh") -> None:
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
         self.fc2 = nn.Linear(hidden, dim)
+        self.gelu = gelu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
+        return self.fc2(F.gelu(self.fc1(x), approximate=self.gelu))
 
 
 class TransformerBlock(nn.Module):
     """Pre-LN Transformer block: x + Attn(LN(x)), then x + FFN(LN(x)). (B, T, d) -> (B, T, d).
 
-    With `context_dim` set it is a cross-attention block (queries from x, keys/values from the
-    context, which gets its own LayerNorm).
+    The release's block: `SelfAttention` (fused qkv, 1/sqrt(d) scale), LayerNorm eps 1e-5,
+    tanh-GELU FFN, no dropout inside. With `context_dim` set it is a cross-attention block
+    (`CrossAttention`, queries from x, keys/values from the context, which gets its own
+    LayerNorm).
     """
 
     def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        ffn_dim: int,
-        dropout: float = 0.1,
-        context_dim: int | None = None,
+        self, dim: int, num_heads: int, ffn_dim: int, context_dim: int | None = None
     ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.context_norm = nn.LayerNorm(context_dim) if context_dim else None
-        self.attn = MultiHeadAttention(dim, num_heads, 0.0, context_dim)
+        self.attn: nn.Module = (
+            CrossAttention(dim, num_heads, context_dim)
+            if context_dim
+            else SelfAttention(dim, num_heads)
+        )
         self.norm2 = nn.LayerNorm(dim)
-        self.ffn = FeedForward(dim, ffn_dim)
-        self.drop = nn.Dropout(dropout)
+        self.ffn = FeedForward(dim, ffn_dim, gelu="tanh")
 
     def forward(
         self,
@@ -185,24 +222,22 @@ class TransformerBlock(nn.Module):
         context: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """key_mask masks the keys: x's frames for self-attention, the context's otherwise."""
-        ctx = None
         if self.context_norm is not None:
             if context is None:
                 raise ValueError("cross-attention block called without context")
-            ctx = self.context_norm(context)
-        x = x + self.drop(self.attn(self.norm1(x), key_mask, ctx))
-        return x + self.drop(self.ffn(self.norm2(x)))
+            x = x + self.attn(self.norm1(x), self.context_norm(context), key_mask)
+        else:
+            x = x + self.attn(self.norm1(x), key_mask)
+        return x + self.ffn(self.norm2(x))
 
 
 class TransformerStack(nn.Module):
     """`num_layers` pre-LN self-attention blocks. (B, T, d), mask (B, T) -> (B, T, d)."""
 
-    def __init__(
-        self, dim: int, num_layers: int, num_heads: int, ffn_dim: int, dropout: float = 0.1
-    ) -> None:
+    def __init__(self, dim: int, num_layers: int, num_heads: int, ffn_dim: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            TransformerBlock(dim, num_heads, ffn_dim, dropout) for _ in range(num_layers)
+            TransformerBlock(dim, num_heads, ffn_dim) for _ in range(num_layers)
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,8 +1,9 @@
 """Typed model configuration: the `paper` and `demo` presets and the ablation variant.
 
-The same modules are built from either preset; only sizes differ. Feature dimensions and rates
-come from here (the offline extractors have other dimensions than HuBERT / emotion2vec), never
-from constants in the modules.
+The same modules are built from either preset; only sizes differ. The `paper` preset is the
+authors' released network, parameter for parameter (docs/release_architecture.md). Feature
+dimensions and rates come from here (the offline extractors have other dimensions than HuBERT /
+emotion2vec), never from constants in the modules.
 
 `ModelConfig.to_dict()` / `ModelConfig.from_dict()` round-trip through plain dicts so the
 training code can store the config in a checkpoint or load it from YAML.
@@ -46,12 +47,14 @@ class VQVAEConfig:
         num_heads: attention heads.
         ffn_dim: Transformer feed-forward hidden size.
         conv_kernel: temporal Conv1d kernel size (odd).
-        dropout: dropout after the positional encoding and inside the blocks.
+        dropout: dropout after the positional encoding (the release's 0.1; training only).
+            The Transformer blocks have none, as in the release.
         codebook_size: N codebook entries.
         code_dim: C, size of one code; `hidden_dim` must be a multiple of it.
         beta: commitment weight.
         quantizer_layout: "per_frame" (each frame's latent split into hidden_dim/code_dim codes)
-            or "release" (the authors' (B,256,T) view; codes mix channels and time steps).
+            or "release" (the authors' (B,256,T) view; codes mix channels and time steps, so a
+            clip's codes depend on the padded length of its batch; the paper preset uses it).
         loss_quant, loss_expression, loss_jaw: stage-1 loss weights.
     """
 
@@ -110,8 +113,11 @@ class SIEConfig:
         conv_kernel: temporal Conv1d kernel size.
         fusion_tokens: n_f, learnable fusion tokens.
         fusion_mlp_dim: hidden size of the fusion block's MLP.
+        fusion_attn_ratio: width of the fusion cross-attention's queries, keys and values as a
+            fraction of d_model (the release's 0.25: 64 for d_model 256).
         token_init_std: std of the fusion tokens' normal init.
-        dropout: after the positional encoding and inside the stream blocks.
+        dropout: after the positional encoding (the release's 0.1; training only). The
+            Transformer and fusion blocks have none, as in the release.
         variant: which row of the paper's Table 2 to build (`VARIANTS`).
         num_identities, num_emotions, num_intensities: one-hot sizes of the label variants.
         loss_latent, loss_expression, loss_jaw: stage-2 loss weights.
@@ -130,6 +136,7 @@ class SIEConfig:
     conv_kernel: int = 5
     fusion_tokens: int = 4
     fusion_mlp_dim: int = 384
+    fusion_attn_ratio: float = 0.25
     token_init_std: float = 0.02
     dropout: float = 0.1
     variant: str = "hifb"
@@ -139,6 +146,11 @@ class SIEConfig:
     loss_latent: float = 1.0
     loss_expression: float = 0.15
     loss_jaw: float = 0.1
+
+    @property
+    def fusion_attn_dim(self) -> int:
+        """Width of the fusion cross-attention's q, k and v (d_model * fusion_attn_ratio)."""
+        return int(self.d_model * self.fusion_attn_ratio)
 
     def validate(self) -> None:
         if self.variant not in VARIANTS:
@@ -157,6 +169,11 @@ class SIEConfig:
             )
         if self.conv_kernel % 2 != 1:
             raise LsfError(f"sie.conv_kernel must be odd, got {self.conv_kernel}.")
+        if self.fusion_attn_dim < self.num_heads or self.fusion_attn_dim % self.num_heads:
+            raise LsfError(
+                f"sie.d_model * sie.fusion_attn_ratio = {self.fusion_attn_dim} must be a positive "
+                f"multiple of sie.num_heads ({self.num_heads})."
+            )
         if self.variant == "hifb" and self.num_layers < 2:
             raise LsfError(
                 "sie.num_layers must be >= 2 for the HIFB: with one layer the emotion stream "
@@ -176,6 +193,12 @@ class ModelConfig:
         """Check the sizes fit together; return self. Raises LsfError."""
         self.vqvae.validate()
         self.sie.validate()
+        if self.sie.d_model != self.vqvae.hidden_dim:
+            raise LsfError(
+                f"sie.d_model ({self.sie.d_model}) must equal vqvae.hidden_dim "
+                f"({self.vqvae.hidden_dim}): the SIE-Encoder's last motion stream is the prior's "
+                "latent (no output head, as in the release)."
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,16 +220,20 @@ class ModelConfig:
 
 
 def paper_config(variant: str = "hifb") -> ModelConfig:
-    """The paper's sizes (docs/specification.md §2): d=256, 6+6 prior layers, 12 HIFB layers,
-    768-d features."""
-    cfg = ModelConfig(name="paper")
+    """The authors' released network: d=256, 6+6 prior layers with the release's code layout,
+    12 HIFB layers, 768-d features (docs/release_architecture.md)."""
+    cfg = ModelConfig(vqvae=VQVAEConfig(quantizer_layout="release"), name="paper")
     return cfg.with_variant(variant)
 
 
 def demo_config(
     variant: str = "hifb", motion_dim: int = 768, emotion_dim: int = 768
 ) -> ModelConfig:
-    """Small sizes that train on a CPU in minutes; same code as `paper_config`.
+    """Small sizes that train on a CPU in minutes; same code and blocks as `paper_config`.
+
+    One choice differs: the quantizer's "per_frame" code layout, under which a clip's codes do
+    not depend on the other clips padded into its batch (the demo trains on batches of 16;
+    the release's layout mixes time steps into a code, see quantizer.py).
 
     Args:
         variant: Table 2 row.

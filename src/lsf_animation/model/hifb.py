@@ -1,16 +1,18 @@
-"""The Hierarchical Interaction Fusion Block (paper §3.3, docs/specification.md §2).
+"""The Hierarchical Interaction Fusion Block (paper §3.3), as the authors' release builds it.
 
-n_f learnable fusion tokens F (init N(0, 0.02^2)) and L layers. Layer l:
+n_f learnable fusion tokens F (shape (1, n_f, d), init N(0, 0.02^2)) and L layers. Layer l:
 
-    m <- TransformerBlock_m^l([F ; m])[n_f:]      (pre-LN, 8 heads, FFN 384, GELU)
+    m <- TransformerBlock_m^l([F ; m])[n_f:]      (pre-LN, 8 heads, FFN 384, tanh GELU)
     e <- TransformerBlock_e^l([F ; e])[n_f:]
-    F <- F + PairCrossAttn(LN(F), {[m_i ; e_j]})  (all T x T pairs, exact O(T), pair_attention.py)
-    F <- F + MLP(LN(F))                           (hidden 384, GELU)
+    F <- F + PairCrossAttn(LN(F), {[e_j ; m_i]})  (all T x T pairs, exact O(T), pair_attention.py;
+                                                   inner width d/4, no q/kv bias)
+    F <- F + MLP(LN(F))                           (hidden 384, exact GELU)
 
-The output is the final motion stream m (B, T, d). As the paper's equations (4)-(5) are
-written, the last layer's emotion block and fusion block cannot reach that output; they are
-built (the parameter count is the paper's) but not run, which changes nothing but the time.
-With L = 1 the emotion stream would not reach the output at all, so use L >= 2.
+The output is the final motion stream m (B, T, d), which goes to the prior's quantizer as it
+is (no output head). As in the release, the last layer's emotion block and fusion block cannot
+reach that output; they are built (the release's checkpoints hold them) but not run, which
+changes nothing but the time. With L = 1 the emotion stream would not reach the output at all,
+so use L >= 2.
 """
 
 from __future__ import annotations
@@ -24,18 +26,17 @@ from lsf_animation.model.pair_attention import PAIR_MODES, PairCrossAttention
 
 
 class FusionBlock(nn.Module):
-    """Token update: pair cross-attention then MLP, each pre-LN with a residual.
+    """Token update: pair cross-attention then MLP, each pre-LN with a residual, no dropout.
 
     tokens (B, n, d), motion/emotion (B, T, d), mask (B, T) -> tokens (B, n, d).
     """
 
-    def __init__(self, dim: int, num_heads: int, mlp_dim: int, dropout: float = 0.1) -> None:
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int, attn_dim: int) -> None:
         super().__init__()
         self.norm_attn = nn.LayerNorm(dim)
-        self.attn = PairCrossAttention(dim, dim, num_heads)
+        self.attn = PairCrossAttention(dim, dim, num_heads, attn_dim)
         self.norm_mlp = nn.LayerNorm(dim)
-        self.mlp = FeedForward(dim, mlp_dim)
-        self.drop = nn.Dropout(dropout)
+        self.mlp = FeedForward(dim, mlp_dim, gelu="none")
 
     def forward(
         self,
@@ -45,9 +46,8 @@ class FusionBlock(nn.Module):
         mask: torch.Tensor | None = None,
         mode: str = "factorized",
     ) -> torch.Tensor:
-        attended = self.attn(self.norm_attn(tokens), motion, emotion, mask, mask, mode)
-        tokens = tokens + self.drop(attended)
-        return tokens + self.drop(self.mlp(self.norm_mlp(tokens)))
+        tokens = tokens + self.attn(self.norm_attn(tokens), motion, emotion, mask, mask, mode)
+        return tokens + self.mlp(self.norm_mlp(tokens))
 
 
 class HIFB(nn.Module):
@@ -61,17 +61,15 @@ class HIFB(nn.Module):
         super().__init__()
         d = cfg.d_model
         self.num_tokens = cfg.fusion_tokens
-        self.tokens = nn.Parameter(torch.randn(cfg.fusion_tokens, d) * cfg.token_init_std)
+        self.tokens = nn.Parameter(torch.randn(1, cfg.fusion_tokens, d) * cfg.token_init_std)
         self.motion_blocks = nn.ModuleList(
-            TransformerBlock(d, cfg.num_heads, cfg.ffn_dim, cfg.dropout)
-            for _ in range(cfg.num_layers)
+            TransformerBlock(d, cfg.num_heads, cfg.ffn_dim) for _ in range(cfg.num_layers)
         )
         self.emotion_blocks = nn.ModuleList(
-            TransformerBlock(d, cfg.num_heads, cfg.ffn_dim, cfg.dropout)
-            for _ in range(cfg.num_layers)
+            TransformerBlock(d, cfg.num_heads, cfg.ffn_dim) for _ in range(cfg.num_layers)
         )
         self.fusion_blocks = nn.ModuleList(
-            FusionBlock(d, cfg.num_heads, cfg.fusion_mlp_dim, cfg.dropout)
+            FusionBlock(d, cfg.num_heads, cfg.fusion_mlp_dim, cfg.fusion_attn_dim)
             for _ in range(cfg.num_layers)
         )
 
@@ -85,7 +83,7 @@ class HIFB(nn.Module):
         if pair_mode not in PAIR_MODES:
             raise ValueError(f"pair_mode must be one of {PAIR_MODES}, got {pair_mode!r}")
         b, n = motion.shape[0], self.num_tokens
-        tokens = self.tokens.unsqueeze(0).expand(b, -1, -1)
+        tokens = self.tokens.expand(b, -1, -1)
         key_mask = None
         if mask is not None:
             key_mask = torch.cat((mask.new_ones(b, n), mask), dim=1)

@@ -1,21 +1,25 @@
-"""Cross-attention from fusion tokens to all T x T motion/emotion pairs, in exact O(T).
+"""Cross-attention from fusion tokens to all T x T emotion/motion pairs, in exact O(T).
 
-The HIFB updates its n_f fusion tokens by attending to every pair p_ij = [m_i ; e_j] (motion
-frame i concatenated with emotion frame j). With keys and values linear in the pair,
+The HIFB updates its n_f fusion tokens by attending to every pair p_ji = [e_j ; m_i] (emotion
+frame j concatenated with motion frame i, in the release's order). Keys and values are linear
+in the pair without bias (the release's `kv` projection),
 
-    k_ij = A m_i + B e_j + b_k,        v_ij = C m_i + D e_j + b_v,
+    k_ji = A e_j + B m_i,        v_ji = C e_j + D m_i,
 
-the per-head score of query q is q.A m_i + q.B e_j + q.b_k; the last term is the same for all
-pairs and cancels in the softmax, and exp(a_i + b_j) = exp(a_i) exp(b_j), so the softmax over
-pairs is the product p_i r_j of a softmax over i (keys A m) and a softmax over j (keys B e).
-Summing the values, with sum_i p_i = sum_j r_j = 1:
+so the per-head score of query q is q.A e_j + q.B m_i, and exp(a_j + b_i) = exp(a_j) exp(b_i):
+the softmax over pairs is the product r_j p_i of a softmax over j (keys A e) and a softmax over
+i (keys B m). Summing the values, with sum_i p_i = sum_j r_j = 1:
 
-    out = sum_i p_i C m_i + sum_j r_j D e_j + b_v.
+    out = sum_j r_j C e_j + sum_i p_i D m_i.
 
 That is two ordinary attentions of length T, exactly (up to float rounding). A padded i or j
-excludes every pair it belongs to, which is a mask on i in the first attention and on j in the
-second. Normalization of the pair inputs is per stream (LayerNorm on m and on e separately,
-before the concatenation), which keeps the identity exact; no dropout on attention weights.
+excludes every pair it belongs to, which is a mask on i in one attention and on j in the other.
+Normalization of the pair inputs is per stream (LayerNorm on e and on m separately, before the
+concatenation), which keeps the identity exact; no dropout on attention weights.
+
+Widths follow the release: queries, keys and values are `inner` wide (a quarter of the model
+width d, so 64 for d = 256, 8 per head), while scores are scaled by 1/sqrt(d / heads) as if
+they were d wide.
 
 `mode="naive"` builds the (B, T*T, 2*d_stream) pair tensor like the authors' release and is kept
 as the reference for tests and the benchmark.
@@ -27,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lsf_animation.model.blocks import attention_key_mask
+from lsf_animation.errors import LsfError
+from lsf_animation.model.blocks import attention_key_mask, merge_heads, split_heads
 
 PAIR_MODES = ("factorized", "naive")
 
@@ -35,28 +40,26 @@ PAIR_MODES = ("factorized", "naive")
 class PairCrossAttention(nn.Module):
     """Queries from tokens (B, n, d); keys/values from pairs of two streams (B, T, d_s) each.
 
-    Parameters: per-stream LayerNorm(d_s) x 2, q Linear(d, d), k Linear(2 d_s, d),
-    v Linear(2 d_s, d), out Linear(d, d). Scores scaled by 1/sqrt(d / heads).
+    Parameters: per-stream LayerNorm(d_s) x 2 (`norm_emotion`, `norm_motion`), q Linear(d,
+    inner, no bias), kv Linear(2 d_s, 2 inner, no bias) whose input is [emotion ; motion] and
+    output [k | v], out Linear(inner, d). Scores scaled by 1/sqrt(d // heads).
     """
 
-    def __init__(self, dim: int, stream_dim: int, num_heads: int) -> None:
+    def __init__(self, dim: int, stream_dim: int, num_heads: int, inner_dim: int) -> None:
         super().__init__()
+        if inner_dim % num_heads:
+            raise LsfError(
+                f"fusion attention width {inner_dim} is not divisible by {num_heads} heads."
+            )
         self.num_heads = num_heads
         self.stream_dim = stream_dim
-        self.norm_motion = nn.LayerNorm(stream_dim)
+        self.inner_dim = inner_dim
+        self.scale = (dim // num_heads) ** -0.5
         self.norm_emotion = nn.LayerNorm(stream_dim)
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(2 * stream_dim, dim)
-        self.v = nn.Linear(2 * stream_dim, dim)
-        self.out = nn.Linear(dim, dim)
-
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, d = x.shape
-        return x.view(b, t, self.num_heads, d // self.num_heads).transpose(1, 2)
-
-    def _merge(self, x: torch.Tensor) -> torch.Tensor:
-        b, h, t, dh = x.shape
-        return x.transpose(1, 2).reshape(b, t, h * dh)
+        self.norm_motion = nn.LayerNorm(stream_dim)
+        self.q = nn.Linear(dim, inner_dim, bias=False)
+        self.kv = nn.Linear(2 * stream_dim, 2 * inner_dim, bias=False)
+        self.out = nn.Linear(inner_dim, dim)
 
     def forward(
         self,
@@ -67,55 +70,65 @@ class PairCrossAttention(nn.Module):
         emotion_mask: torch.Tensor | None = None,
         mode: str = "factorized",
     ) -> torch.Tensor:
-        """Attend from the tokens to all pairs (i, j) with both frames valid.
+        """Attend from the tokens to all pairs (j, i) with both frames valid.
 
         Args:
             tokens: (B, n, d), already normalized by the caller.
             motion: (B, Tm, d_s); emotion: (B, Te, d_s).
             motion_mask: (B, Tm) bool valid or None; emotion_mask: (B, Te) likewise.
-            mode: "factorized" (O(T)) or "naive" (materializes the Tm*Te pairs).
+            mode: "factorized" (O(T)) or "naive" (materializes the Te*Tm pairs).
 
         Returns:
             (B, n, d).
         """
-        m = self.norm_motion(motion)
         e = self.norm_emotion(emotion)
-        q = self._heads(self.q(tokens))
+        m = self.norm_motion(motion)
+        h = self.num_heads
+        q = split_heads(self.q(tokens), h)
         if mode == "factorized":
-            ds = self.stream_dim
-            wk, wv = self.k.weight, self.v.weight
-            # Key bias b_k is constant over pairs and cancels in the softmax.
-            km, ke = m @ wk[:, :ds].t(), e @ wk[:, ds:].t()
-            vm, ve = m @ wv[:, :ds].t(), e @ wv[:, ds:].t()
-            out_m = F.scaled_dot_product_attention(
-                q, self._heads(km), self._heads(vm), attn_mask=attention_key_mask(motion_mask)
-            )
+            ds, di = self.stream_dim, self.inner_dim
+            w = self.kv.weight  # (2 inner, 2 d_s): rows [k | v], columns [emotion | motion]
+            ke, km = e @ w[:di, :ds].t(), m @ w[:di, ds:].t()
+            ve, vm = e @ w[di:, :ds].t(), m @ w[di:, ds:].t()
             out_e = F.scaled_dot_product_attention(
-                q, self._heads(ke), self._heads(ve), attn_mask=attention_key_mask(emotion_mask)
+                q,
+                split_heads(ke, h),
+                split_heads(ve, h),
+                attn_mask=attention_key_mask(emotion_mask),
+                scale=self.scale,
             )
-            out = self._merge(out_m + out_e) + self.v.bias
+            out_m = F.scaled_dot_product_attention(
+                q,
+                split_heads(km, h),
+                split_heads(vm, h),
+                attn_mask=attention_key_mask(motion_mask),
+                scale=self.scale,
+            )
+            out = merge_heads(out_e + out_m)
         elif mode == "naive":
-            b, tm, ds = m.shape
-            te = e.shape[1]
+            b, te, ds = e.shape
+            tm = m.shape[1]
             pairs = torch.cat(
-                (m[:, :, None, :].expand(b, tm, te, ds), e[:, None, :, :].expand(b, tm, te, ds)),
+                (e[:, :, None, :].expand(b, te, tm, ds), m[:, None, :, :].expand(b, te, tm, ds)),
                 dim=-1,
-            ).reshape(b, tm * te, 2 * ds)
+            ).reshape(b, te * tm, 2 * ds)
             pair_mask = None
             if motion_mask is not None or emotion_mask is not None:
-                mm = motion_mask if motion_mask is not None else m.new_ones(b, tm, dtype=torch.bool)
                 em = (
                     emotion_mask
                     if emotion_mask is not None
                     else e.new_ones(b, te, dtype=torch.bool)
                 )
-                pair_mask = (mm[:, :, None] & em[:, None, :]).reshape(b, tm * te)
-            out = self._merge(
+                mm = motion_mask if motion_mask is not None else m.new_ones(b, tm, dtype=torch.bool)
+                pair_mask = (em[:, :, None] & mm[:, None, :]).reshape(b, te * tm)
+            k, v = self.kv(pairs).chunk(2, dim=-1)
+            out = merge_heads(
                 F.scaled_dot_product_attention(
                     q,
-                    self._heads(self.k(pairs)),
-                    self._heads(self.v(pairs)),
+                    split_heads(k, h),
+                    split_heads(v, h),
                     attn_mask=attention_key_mask(pair_mask),
+                    scale=self.scale,
                 )
             )
         else:

@@ -1,10 +1,14 @@
-"""Stage 2: the SIE-Encoder, speech features + neutral face -> the prior's latent
-(docs/specification.md §2).
+"""Stage 2: the SIE-Encoder, speech features + neutral face -> the prior's latent.
+
+The authors' released predictor (docs/release_architecture.md):
 
     motion features (B, T50, Dm) ─ pair ─ Linear(2Dm->d) ⊙ s ─ Conv block ─ emb ─ PE ─┐
     emotion features (B, T50, De) ─ pair ─ Linear(2De->d) ⊙ s ─ Conv block ─ emb ─ PE ─┤ trunk
-    shape (B, 300) ─ MLP 300->256->128->32 softmax = z_id ─ Linear(32->d, no bias) = s ─┘
-    trunk (HIFB by default) -> final motion stream (B, T, d) -> LayerNorm -> Linear(d -> D_latent)
+    shape (B, 300) ─ MLP 300->256->128->K softmax = z_id ─ Linear(K->d, no bias) = s ──┘
+    trunk (HIFB by default) -> final motion stream (B, T, d) = the prior's latent (no head)
+
+"emb" is one Linear(d, d) shared by both streams and "PE" one sinusoidal encoding (with
+dropout while training), as in the release; the two Conv blocks are separate.
 
 50 Hz -> 25 fps: frame t is [f_2t ; f_2t+1]; an odd trailing feature frame is dropped, and the
 output is trimmed to the requested number of frames (at most T50 // 2). Which style and trunk
@@ -70,15 +74,16 @@ class IdentityEncoder(nn.Module):
 
 
 class StreamInput(nn.Module):
-    """Paired features (B, T, 2D) [⊙ style (B, d)] -> (B, T, d): Linear, Conv block, emb, PE."""
+    """Paired features (B, T, 2D) [⊙ style (B, d)] -> (B, T, d): Linear, then the Conv block.
+
+    The embedding and positional encoding that follow are shared by the streams (`SIEEncoder`).
+    """
 
     def __init__(self, in_dim: int, cfg: SIEConfig) -> None:
         super().__init__()
         d = cfg.d_model
         self.project = nn.Linear(in_dim, d)
         self.conv = ConvBlock(d, d, cfg.conv_kernel)
-        self.embedding = nn.Linear(d, d)
-        self.position = PositionalEncoding(d, cfg.dropout)
 
     def forward(
         self, x: torch.Tensor, style: torch.Tensor | None, mask: torch.Tensor | None
@@ -86,15 +91,26 @@ class StreamInput(nn.Module):
         x = self.project(x)
         if style is not None:
             x = x * style.unsqueeze(1)
-        return self.position(self.embedding(self.conv(x, mask)))
+        return self.conv(x, mask)
 
 
 class SIEEncoder(nn.Module):
-    """Features + shape (+ labels for the label variants) -> predicted prior latent (B, T, D)."""
+    """Features + shape (+ labels for the label variants) -> predicted prior latent (B, T, d).
 
-    def __init__(self, cfg: SIEConfig, latent_dim: int = 256) -> None:
+    Args:
+        cfg: the stage-2 config.
+        latent_dim: the prior's latent width; must equal `cfg.d_model` (no output head) and
+            defaults to it.
+    """
+
+    def __init__(self, cfg: SIEConfig, latent_dim: int | None = None) -> None:
         super().__init__()
         cfg.validate()
+        if latent_dim is not None and latent_dim != cfg.d_model:
+            raise LsfError(
+                f"the SIE-Encoder outputs d_model = {cfg.d_model} values per frame, but the "
+                f"prior's latent has {latent_dim}; set sie.d_model = vqvae.hidden_dim"
+            )
         self.cfg = cfg
         v = cfg.variant
         self.identity = (
@@ -106,14 +122,14 @@ class SIEEncoder(nn.Module):
         self.style = nn.Linear(k, cfg.d_model, bias=False) if k else None
         self.motion_input = StreamInput(2 * cfg.motion_dim, cfg)
         self.emotion_input = StreamInput(2 * cfg.emotion_dim, cfg) if v in TWO_STREAM else None
+        self.embedding = nn.Linear(cfg.d_model, cfg.d_model)
+        self.position = PositionalEncoding(cfg.d_model, cfg.dropout)
         if v == "hifb":
             self.trunk: nn.Module = HIFB(cfg)
         elif v in ("gate", "cross_attention"):
             self.trunk = LateFusionTrunk(cfg, v)
         else:
             self.trunk = SingleStreamTrunk(cfg)
-        self.output_norm = nn.LayerNorm(cfg.d_model)
-        self.to_latent = nn.Linear(cfg.d_model, latent_dim)
 
     @property
     def uses_emotion_features(self) -> bool:
@@ -177,7 +193,7 @@ class SIEEncoder(nn.Module):
                 T50 // 2.
 
         Returns:
-            latent (B, T, latent_dim) and the 25 fps mask (B, T) (None when every clip has T).
+            latent (B, T, d_model) and the 25 fps mask (B, T) (None when every clip has T).
         """
         cfg = self.cfg
         self._check("motion_features", motion_features, cfg.motion_dim)
@@ -216,13 +232,12 @@ class SIEEncoder(nn.Module):
                 raise LsfError(f"variant {self.cfg.variant} reads the emotion stream: give it")
             emotion = pair_frames(emotion_features, t)
         style = self._style(shape, emotion, mask25, labels, b)
-        m = self.motion_input(motion, style, mask25)
+        m = self.position(self.embedding(self.motion_input(motion, style, mask25)))
         e = None
         if self.emotion_input is not None:
             assert emotion is not None
-            e = self.emotion_input(emotion, style, mask25)
-        out = self.trunk(m, e, mask25)
-        return self.to_latent(self.output_norm(out)), mask25
+            e = self.position(self.embedding(self.emotion_input(emotion, style, mask25)))
+        return self.trunk(m, e, mask25), mask25
 
 
 def _clip_mean(paired: torch.Tensor, mask: torch.Tensor | None, dim: int) -> torch.Tensor:

@@ -1,9 +1,11 @@
 """The ablation variants of the paper's Table 2: how each builds its style and fuses its streams.
 
 Every variant turns the 50 Hz features into 25 fps frames the same way (pair adjacent frames,
-Linear(2D -> d), optional element-wise style, Conv1d block, linear embedding, PE, dropout), runs
-L layers of trunk and maps the final motion stream to the prior's latent. They differ in the
-style vector s (B, d) that multiplies the projected stream(s) and in the trunk:
+Linear(2D -> d), optional element-wise style, Conv1d block, the shared linear embedding, PE,
+dropout), runs L layers of trunk, and its final motion stream is the prior's latent (no output
+head). All use the release's blocks (`lsf_animation.model.blocks`: fused-qkv attention scaled
+by 1/sqrt(d), tanh-GELU FFN, no dropout inside). They differ in the style vector s (B, d) that
+multiplies the projected stream(s) and in the trunk:
 
 | `sie.variant`          | Table 2 row       | style input (-> s)          | trunk             |
 |------------------------|-------------------|-----------------------------|-------------------|
@@ -22,14 +24,16 @@ only; M, E = motion and emotion streams. "mean e" is the emotion feature average
 clip's valid frames; shape is the raw 300 coefficients.
 
 Decisions where the paper is silent (it describes the rows in one sentence each):
-- One-hot and style-vector rows follow ProbTalk3D's predictor (the "Baseline" row is ProbTalk3D):
-  s = Linear(k -> d, no bias)(style input), multiplied into the single HuBERT stream, then L
-  pre-LN Transformer blocks. "w/o iden" keeps the emotion and intensity labels, drops identity.
+- One-hot and style-vector rows follow ProbTalk3D's predictor (the "Baseline" row is ProbTalk3D,
+  and `one_hot` is its released stage 2 parameter for parameter): s = Linear(k -> d, no
+  bias)(style input), multiplied into the single HuBERT stream, then L pre-LN Transformer
+  blocks. "w/o iden" keeps the emotion and intensity labels, drops identity.
 - "Emotion feature" in a style vector is sequence-level (the paper calls it so): the mean of the
   emotion features over the clip's valid 50 Hz frames, concatenated with the identity part.
 - Gate fusion (late, after FC-4DFS): g = sigmoid(W [m ; e] + b), out = g * m + (1 - g) * e.
 - Cross-attention fusion (late, after FaceFormer): one pre-LN block whose queries are the motion
-  stream and keys/values the emotion stream, then an FFN, each with a residual.
+  stream and keys/values the (separately normalized) emotion stream, then an FFN, each with a
+  residual; its attention is built like the stream blocks' (no q/kv bias, 1/sqrt(d) scale).
 - z_id is the identity MLP's softmax output on the 300 shape coefficients; labels are
   {"identity", "emotion", "intensity"} -> (B,) int64 class indices.
 """
@@ -132,9 +136,7 @@ class SingleStreamTrunk(nn.Module):
 
     def __init__(self, cfg: SIEConfig) -> None:
         super().__init__()
-        self.blocks = TransformerStack(
-            cfg.d_model, cfg.num_layers, cfg.num_heads, cfg.ffn_dim, cfg.dropout
-        )
+        self.blocks = TransformerStack(cfg.d_model, cfg.num_layers, cfg.num_heads, cfg.ffn_dim)
 
     def forward(
         self, motion: torch.Tensor, emotion: torch.Tensor | None, mask: torch.Tensor | None
@@ -149,18 +151,12 @@ class LateFusionTrunk(nn.Module):
         super().__init__()
         d = cfg.d_model
         self.kind = kind
-        self.motion_blocks = TransformerStack(
-            d, cfg.num_layers, cfg.num_heads, cfg.ffn_dim, cfg.dropout
-        )
-        self.emotion_blocks = TransformerStack(
-            d, cfg.num_layers, cfg.num_heads, cfg.ffn_dim, cfg.dropout
-        )
+        self.motion_blocks = TransformerStack(d, cfg.num_layers, cfg.num_heads, cfg.ffn_dim)
+        self.emotion_blocks = TransformerStack(d, cfg.num_layers, cfg.num_heads, cfg.ffn_dim)
         if kind == "gate":
             self.fusion: nn.Module = GateFusion(d)
         else:
-            self.fusion = TransformerBlock(
-                d, cfg.num_heads, cfg.ffn_dim, cfg.dropout, context_dim=d
-            )
+            self.fusion = TransformerBlock(d, cfg.num_heads, cfg.ffn_dim, context_dim=d)
 
     def forward(
         self, motion: torch.Tensor, emotion: torch.Tensor | None, mask: torch.Tensor | None

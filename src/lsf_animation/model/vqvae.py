@@ -1,10 +1,12 @@
-"""Stage 1: the motion VQ-VAE (the motion prior), docs/specification.md §2.
+"""Stage 1: the motion VQ-VAE (the motion prior), as ProbTalk3D and the LSF-Animation release
+build it (docs/release_architecture.md).
 
 Encoder: Linear(53->d) -> LeakyReLU(0.2) -> [Conv1d(k=5, replicate) -> LeakyReLU -> InstanceNorm]
--> linear embedding -> sinusoidal PE + dropout -> Transformer (pre-LN, 8 heads, FFN 384).
-Quantizer: codebook N x C (see `quantizer.py`). Decoder: [Conv1d block] -> linear embedding ->
-PE + dropout -> Transformer -> Linear(d->53, no bias). No temporal downsampling: one latent frame
-(d values) per motion frame. Motion is in scaled units (each dim min-max scaled to [0, 1]).
+-> linear embedding -> sinusoidal PE + dropout -> Transformer (pre-LN, 8 heads, FFN 384, the
+release's blocks). Quantizer: codebook N x C (see `quantizer.py`). Decoder: [Conv1d block] ->
+linear embedding -> PE + dropout -> Transformer -> Linear(d->53, no bias). No temporal
+downsampling: one latent frame (d values) per motion frame. Motion is in scaled units (min-max
+scaled per dimension).
 """
 
 from __future__ import annotations
@@ -40,9 +42,7 @@ class MotionEncoder(nn.Module):
         self.conv = ConvBlock(d, d, cfg.conv_kernel)
         self.embedding = nn.Linear(d, d)
         self.position = PositionalEncoding(d, cfg.dropout)
-        self.transformer = TransformerStack(
-            d, cfg.num_layers, cfg.num_heads, cfg.ffn_dim, cfg.dropout
-        )
+        self.transformer = TransformerStack(d, cfg.num_layers, cfg.num_heads, cfg.ffn_dim)
 
     def forward(self, motion: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = F.leaky_relu(self.input_map(motion), 0.2)
@@ -59,9 +59,7 @@ class MotionDecoder(nn.Module):
         self.conv = ConvBlock(d, d, cfg.conv_kernel)
         self.embedding = nn.Linear(d, d)
         self.position = PositionalEncoding(d, cfg.dropout)
-        self.transformer = TransformerStack(
-            d, cfg.num_layers, cfg.num_heads, cfg.ffn_dim, cfg.dropout
-        )
+        self.transformer = TransformerStack(d, cfg.num_layers, cfg.num_heads, cfg.ffn_dim)
         self.output_map = nn.Linear(d, cfg.motion_dim, bias=False)
 
     def forward(self, latent: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

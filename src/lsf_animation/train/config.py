@@ -19,6 +19,7 @@ from typing import Any, Literal, get_args
 
 from lsf_animation.constants import MAX_TRAIN_SEED
 from lsf_animation.data.clips import Layout
+from lsf_animation.data.length_match import LENGTH_MATCH
 from lsf_animation.data.splits import SPLIT_NAMES, STAGE1_PROTOCOLS
 from lsf_animation.errors import LsfError
 from lsf_animation.io.typed_dict import from_dict, to_dict
@@ -87,6 +88,8 @@ class DataSection:
         crop: random crops of at most this many 25 fps frames for training; None = whole clips.
         num_workers: DataLoader worker processes.
         preload: read all motion and features into memory before training (small corpora).
+        length_match: "trim" (cut features and motion to 2:1 lengths) or "interpolate"
+            (resample them, as the authors' release does; `lsf_animation.data.length_match`).
     """
 
     root: str | None = None
@@ -97,6 +100,7 @@ class DataSection:
     crop: int | None = None
     num_workers: int = 0
     preload: bool = False
+    length_match: str = "trim"
 
 
 @dataclass
@@ -213,6 +217,11 @@ class TrainConfig:
         if self.data.split not in SPLIT_NAMES:
             raise LsfError(
                 f"data.split must be one of {', '.join(SPLIT_NAMES)}, got {self.data.split!r}"
+            )
+        if self.data.length_match not in LENGTH_MATCH:
+            raise LsfError(
+                f"data.length_match must be one of {', '.join(LENGTH_MATCH)}, got "
+                f"{self.data.length_match!r}"
             )
         if self.data.stage1_protocol not in STAGE1_PROTOCOLS:
             raise LsfError(

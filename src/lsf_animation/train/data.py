@@ -99,13 +99,13 @@ def prepare_data(
     seed, preload = cfg.trainer.seed, d.preload
     train = ClipDataset(
         train_clips, scaler, features, d.crop, seed=seed, identities=identity_index,
-        preload=preload,
+        preload=preload, length_match=d.length_match,
     )  # fmt: skip
     # Validation speakers of a speaker split have no identity label of their own: the label
     # variants condition them on the first training speaker.
     val = ClipDataset(
         val_clips, scaler, features, None, seed=seed, identities=identity_index,
-        unknown_identity=0, preload=preload,
+        unknown_identity=0, preload=preload, length_match=d.length_match,
     )  # fmt: skip
     info = DataInfo(
         root=str(root),
