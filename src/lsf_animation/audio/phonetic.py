@@ -77,6 +77,15 @@ VISEME_OF_PHONE: dict[str, str] = {
 VISEMES = tuple(dict.fromkeys(VISEME_OF_PHONE.values()))
 """The "visemes" columns, in order."""
 
+_ALIGN_SETTINGS: tuple[dict[str, object], ...] = (
+    {},
+    {"bestpath": False},
+    {"bestpath": False, "fsgusefiller": False, "beam": 1e-80, "pbeam": 1e-80, "wbeam": 1e-60},
+)
+"""Decoder settings forced alignment tries in turn: the word pass sometimes ends off the
+transcript's grammar, and then the phone pass cannot start. Measured on 40 synthetic (eSpeak)
+clips: 80% aligned with PocketSphinx's defaults, 95% without best-path rescoring, 97.5% with
+the three in turn; all five LibriVox clips align with the defaults."""
 _PS_HOP_S = 0.010
 _PS_OFFSET_S = (410 / 2 - 160 / 2) / SAMPLE_RATE  # frame centre minus half a hop: 7.8 ms
 
@@ -170,11 +179,11 @@ class PhoneRecognizer:
     def __init__(self, language_weight: float = 2.0, beam: float = 1e-20) -> None:
         self.language_weight = language_weight
         self.beam = beam
-        self._aligner: Decoder | None = None
+        self._aligners: list[Decoder] = []
         self._allphone: Decoder | None = None
 
     def __getstate__(self) -> dict[str, object]:  # decoders are rebuilt in another process
-        return {**self.__dict__, "_aligner": None, "_allphone": None}
+        return {**self.__dict__, "_aligners": [], "_allphone": None}
 
     def _decode(self, decoder: Decoder, wav: np.ndarray) -> None:
         # The front end keeps state (noise estimate) from one utterance to the next: reset it,
@@ -219,10 +228,9 @@ class PhoneRecognizer:
         words = transcript_words(transcript)
         if not words:
             raise LsfError("the transcript has no words; give the text that is spoken")
-        if self._aligner is None:
-            self._aligner = Decoder(loglevel="ERROR")
-        dec = self._aligner
-        unknown = sorted({w for w in words if dec.lookup_word(w) is None})
+        if not self._aligners:
+            self._aligners = [Decoder(loglevel="FATAL", **options) for options in _ALIGN_SETTINGS]
+        unknown = sorted({w for w in words if self._aligners[0].lookup_word(w) is None})
         if unknown:
             raise LsfError(
                 f"the transcript has words missing from the US English pronouncing dictionary: "
@@ -231,21 +239,22 @@ class PhoneRecognizer:
             )
         if len(wav) < 10 * WINDOW_SAMPLES:
             raise LsfError("the speech is too short to align a transcript to (under 0.25 s)")
-        try:
-            dec.set_align_text(" ".join(words))
-            self._decode(dec, wav)
-            dec.set_alignment()
-            self._decode(dec, wav)
-            alignment = dec.get_alignment()
-        except RuntimeError as err:
-            raise LsfError(
-                f"could not align the transcript to the speech ({err}); check that the "
-                "transcript is what is said"
-            ) from err
+        alignment, error = None, "no path through the transcript"
+        for dec in self._aligners:
+            try:
+                dec.set_align_text(" ".join(words))
+                self._decode(dec, wav)
+                dec.set_alignment()
+                self._decode(dec, wav)
+                alignment = dec.get_alignment()
+            except RuntimeError as err:
+                error = str(err)
+            if alignment is not None:
+                break
         if alignment is None:
             raise LsfError(
-                "could not align the transcript to the speech; check that the transcript is "
-                "what is said"
+                f"could not align the transcript to the speech ({error}); check that the "
+                "transcript is what is said"
             )
         return [_segment(p.name, p.start, p.duration) for word in alignment for p in word]
 
