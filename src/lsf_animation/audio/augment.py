@@ -67,23 +67,34 @@ def speech_rms(wav: np.ndarray, frame: int = 640) -> float:
 
 
 def warp_vocal_tract(wav: np.ndarray, factor: float, n_fft: int = 512) -> np.ndarray:
-    """Move every spectral component from frequency f to factor * f (magnitude warped, phase of
-    the target bin kept), by STFT with 75% overlap; same length."""
+    """Move every spectral component from frequency f to factor * f, same length and timing.
+
+    A phase vocoder without resampling: STFT with 75% overlap; each output bin takes the
+    magnitude interpolated at bin / factor and the instantaneous frequency of the nearest
+    source bin times `factor`, its phase accumulated frame by frame.
+    """
     from scipy.signal import istft, stft
 
-    _, _, spec = stft(wav, nperseg=n_fft, noverlap=3 * n_fft // 4, boundary="even")
+    hop = n_fft // 4
+    _, _, spec = stft(wav, nperseg=n_fft, noverlap=n_fft - hop, boundary="even")
     bins = np.arange(spec.shape[0])
-    source = bins / factor  # the bin that lands on each target bin
+    expected = 2.0 * np.pi * bins * hop / n_fft  # phase advance of each bin's centre per hop
+    phase = np.angle(spec)
+    advance = np.diff(phase, axis=1, prepend=phase[:, :1]) - expected[:, None]
+    advance = np.mod(advance + np.pi, 2.0 * np.pi) - np.pi
+    inst = (expected[:, None] + advance) / hop  # radians per sample
+    source = bins / factor
+    nearest = np.clip(np.round(source).astype(np.int64), 0, len(bins) - 1)
     mag = np.abs(spec)
-    warped = np.empty_like(mag)
-    for t in range(mag.shape[1]):
-        warped[:, t] = np.interp(source, bins, mag[:, t], right=0.0)
-    out_spec = warped * np.exp(1j * np.angle(spec))
-    _, out = istft(out_spec, nperseg=n_fft, noverlap=3 * n_fft // 4, boundary=True)
-    out = np.asarray(out[: len(wav)], np.float64)
-    if len(out) < len(wav):
-        out = np.pad(out, (0, len(wav) - len(out)))
-    return out
+    warped = np.stack([np.interp(source, bins, mag[:, t], right=0.0) for t in range(mag.shape[1])])
+    warped = warped.T * (source <= bins[-1])[:, None]
+    new_phase = phase[nearest, :1] * factor + np.cumsum(
+        np.concatenate([np.zeros((len(bins), 1)), hop * factor * inst[nearest, 1:]], axis=1),
+        axis=1,
+    )
+    _, out = istft(warped * np.exp(1j * new_phase), nperseg=n_fft, noverlap=n_fft - hop)
+    out = np.asarray(out, np.float64)
+    return out[: len(wav)] if len(out) >= len(wav) else np.pad(out, (0, len(wav) - len(out)))
 
 
 def room_impulse_response(
