@@ -155,3 +155,31 @@ def test_bad_input_is_a_clear_error(espeak_speech: np.ndarray) -> None:
         get_extractor("offline-phonetic", transcript="my zzxqv")(espeak_speech)
     with pytest.raises(LsfError, match="align"):
         PhoneRecognizer().align(np.zeros(32000, np.float32), SENTENCE)
+
+
+def test_transcript_files_are_aligned_when_extracting(
+    tmp_path: Path, espeak_speech: np.ndarray
+) -> None:
+    """With `transcripts`, the cache aligns the transcript beside an audio file (recognizes
+    when there is none, or when it cannot be aligned); a bare waveform is recognized."""
+    import soundfile as sf
+
+    from lsf_animation.audio.cache import FeatureCache
+
+    # Distinct audio per file: cache entries are keyed by the audio's bytes.
+    variants = {name: espeak_speech[k:] for k, name in enumerate(("said", "none", "odd"))}
+    for name, text in (("said", SENTENCE), ("none", None), ("odd", "my zzxqv")):
+        sf.write(tmp_path / f"{name}.wav", variants[name], 16000, subtype="FLOAT")
+        if text is not None:
+            (tmp_path / f"{name}.txt").write_text(text + "\n")
+    ex = get_extractor("offline-phonetic", transcripts=True)
+    assert ex.fingerprint() != get_extractor("offline-phonetic").fingerprint()
+    cache = FeatureCache(tmp_path / "cache")
+    aligned = get_extractor("offline-phonetic", transcript=SENTENCE)(variants["said"])
+    recognizer = get_extractor("offline-phonetic")
+    assert not np.array_equal(aligned, recognizer(variants["said"]))
+    np.testing.assert_array_equal(cache.get_or_compute(ex, tmp_path / "said.wav"), aligned)
+    for name in ("none", "odd"):
+        got = cache.get_or_compute(ex, tmp_path / f"{name}.wav")
+        np.testing.assert_array_equal(got, recognizer(variants[name]))
+    np.testing.assert_array_equal(ex(variants["said"]), recognizer(variants["said"]))

@@ -110,6 +110,11 @@ class PhoneticConfig:
     Attributes:
         units: "phones" (40 columns) or "visemes" (mouth-shape classes, `VISEMES`).
         transcript: the words spoken, for forced alignment (exact phones); None = recognition.
+        transcripts: when features are computed for an audio file (`extract`, the feature
+            cache), align the words of its transcript file (`transcript_file`) when there is one;
+            a bare waveform is still recognized. For training on corpora whose text is known
+            (`lsf-animation synth` writes them). Cache entries are keyed by the audio's bytes,
+            so a changed transcript file needs its entry removed.
         language_weight: weight of the phone bigram in recognition (PocketSphinx `lw`); 2 agrees
             best with forced alignment on LibriVox (64% of frames, against 60% at the default
             6.5).
@@ -118,6 +123,7 @@ class PhoneticConfig:
 
     units: str = "phones"
     transcript: str | None = None
+    transcripts: bool = False
     language_weight: float = 2.0
     beam: float = 1e-20
 
@@ -163,6 +169,15 @@ def _phone_name(name: str) -> str:
 def _segment(name: str, start_frame: int, num_frames: int) -> PhoneSegment:
     start = start_frame * _PS_HOP_S + _PS_OFFSET_S
     return PhoneSegment(_phone_name(name), start, start + num_frames * _PS_HOP_S)
+
+
+TRANSCRIPT_SUFFIX = ".txt"
+
+
+def transcript_file(audio_path: Path) -> Path:
+    """Where the transcript of an audio file lives: beside it, same stem, `.txt` (UTF-8 words;
+    e.g. `001.wav` -> `001.txt`)."""
+    return Path(audio_path).with_suffix(TRANSCRIPT_SUFFIX)
 
 
 def transcript_words(text: str) -> list[str]:
@@ -313,6 +328,10 @@ class PhoneticExtractor:
             )
         self.dim = len(self.units)
         self.recognizer = PhoneRecognizer(c.language_weight, c.beam)
+        self.recognize_if_unaligned = False
+        """Fall back to recognition when the transcript cannot be aligned (words missing from
+        the dictionary, no path): set for corpus transcript files (`for_file`), where one odd
+        clip must not stop the extraction; a transcript given by the user fails loudly."""
 
     def fingerprint(self) -> str:
         """Hash of the extractor name, config and PocketSphinx's version (its model files)."""
@@ -327,10 +346,25 @@ class PhoneticExtractor:
             }
         )
 
+    def for_file(self, audio_path: Path) -> PhoneticExtractor:
+        """The extractor to use on this audio file: with option `transcripts`, one aligning the
+        words of its transcript file when it exists; otherwise this one."""
+        path = transcript_file(audio_path)
+        if not self.config.transcripts or self.config.transcript is not None or not path.is_file():
+            return self
+        options = {**asdict(self.config), "transcript": path.read_text(encoding="utf-8")}
+        aligned = PhoneticExtractor(**options)
+        aligned.recognize_if_unaligned = True
+        return aligned
+
     def phones(self, wav: np.ndarray) -> list[PhoneSegment]:
         """The phone segments the features are made from (aligned or recognized)."""
         if self.config.transcript is not None:
-            return self.recognizer.align(wav, self.config.transcript)
+            try:
+                return self.recognizer.align(wav, self.config.transcript)
+            except LsfError:
+                if not self.recognize_if_unaligned:
+                    raise
         return self.recognizer.recognize(wav)
 
     def __call__(self, wav: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from lsf_animation.audio.augment import AugmentConfig, augment_speech
+from lsf_animation.audio.phonetic import transcript_file
 from lsf_animation.data.synth import layout
 from lsf_animation.data.synth.emotion import (
     EMOTIONS,
@@ -259,7 +260,8 @@ def run_task(task: ClipTask) -> float:
     """Generate and write one clip (skipped when both files exist). Returns its seconds of
     audio."""
     motion_file, audio_file = task.paths
-    if motion_file.is_file() and audio_file.is_file():
+    text_file = transcript_file(audio_file)
+    if motion_file.is_file() and audio_file.is_file() and text_file.is_file():
         return 0.0
     clip = synthesize_clip(
         task.speaker, task.emotion, task.level, SENTENCES[task.sentence], task.rng
@@ -275,6 +277,7 @@ def run_task(task: ClipTask) -> float:
     if task.augment is not None:
         audio, _ = augment_speech(audio, task.augment_rng, task.augment)
     layout.write_motion_hdf5(motion_file, arrays)
+    layout.write_text(text_file, SENTENCES[task.sentence] + "\n")
     layout.write_wav(audio_file, audio)
     return len(audio) / SAMPLE_RATE
 

@@ -88,6 +88,16 @@ def write_wav(path: Path, audio: np.ndarray) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text atomically (a clip's transcript beside its audio)."""
+    tmp = _atomic_target(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_json(path: Path, data: object) -> None:
     """Write JSON (sorted keys, indented) atomically."""
     tmp = _atomic_target(path)
