@@ -167,7 +167,10 @@ def main() -> None:
     if args.no_record:
         print(body)
     else:
-        record("Phone-level lip sync on real speech", "benchmarks/real_speech_lips.py", body)
+        section = "Phone-level lip sync on real speech"
+        if args.transcript:
+            section += ", with the transcript"
+        record(section, "benchmarks/real_speech_lips.py", body)
 
 
 if __name__ == "__main__":

@@ -244,7 +244,7 @@ class PhoneRecognizer:
         if not words:
             raise LsfError("the transcript has no words; give the text that is spoken")
         if not self._aligners:
-            self._aligners = [Decoder(loglevel="FATAL", **options) for options in _ALIGN_SETTINGS]
+            self._aligners = [Decoder(loglevel="FATAL", **_ALIGN_SETTINGS[0])]
         unknown = sorted({w for w in words if self._aligners[0].lookup_word(w) is None})
         if unknown:
             raise LsfError(
@@ -255,7 +255,10 @@ class PhoneRecognizer:
         if len(wav) < 10 * WINDOW_SAMPLES:
             raise LsfError("the speech is too short to align a transcript to (under 0.25 s)")
         alignment, error = None, "no path through the transcript"
-        for dec in self._aligners:
+        for level, settings in enumerate(_ALIGN_SETTINGS):
+            if level == len(self._aligners):  # the fallbacks are built when first needed
+                self._aligners.append(Decoder(loglevel="FATAL", **settings))
+            dec = self._aligners[level]
             try:
                 dec.set_align_text(" ".join(words))
                 self._decode(dec, wav)
@@ -354,6 +357,7 @@ class PhoneticExtractor:
             return self
         options = {**asdict(self.config), "transcript": path.read_text(encoding="utf-8")}
         aligned = PhoneticExtractor(**options)
+        aligned.recognizer = self.recognizer  # its decoders load once (about 0.4 s each)
         aligned.recognize_if_unaligned = True
         return aligned
 
