@@ -189,7 +189,8 @@ def transcript_words(text: str) -> list[str]:
 
 class PhoneRecognizer:
     """PocketSphinx decoders for forced alignment and allphone recognition (built on first use;
-    one instance per thread: a decoder is not thread-safe)."""
+    one instance per thread: a decoder is not thread-safe). They log only fatal errors: a failed
+    alignment attempt is expected (the next settings are tried) and surfaces as an LsfError."""
 
     def __init__(self, language_weight: float = 2.0, beam: float = 1e-20) -> None:
         self.language_weight = language_weight
@@ -216,7 +217,7 @@ class PhoneRecognizer:
         if self._allphone is None:
             model = _model_dir()
             self._allphone = Decoder(
-                loglevel="ERROR",
+                loglevel="FATAL",
                 allphone=str(model / "en-us-phone.lm.bin"),
                 lw=self.language_weight,
                 beam=self.beam,
