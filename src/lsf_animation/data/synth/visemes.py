@@ -77,19 +77,22 @@ def _v(dominance: float, **values: float) -> Viseme:
 REST = _v(1.0)
 VISEMES: dict[str, Viseme] = {
     "open": _v(1.0, jaw=0.18, mouth_open=1.1, lower_lip_depress=0.3),
-    "mid": _v(1.0, jaw=0.13, mouth_open=0.6, lip_stretch=0.2),
+    "mid": _v(1.0, jaw=0.13, mouth_open=0.6, lip_stretch=0.4),
     "close_front": _v(1.0, jaw=0.06, mouth_open=0.2, lip_stretch=0.9),
-    "rounded_mid": _v(1.0, jaw=0.14, mouth_open=0.4, lip_pucker=0.8, lip_funnel=0.9),
-    "rounded_close": _v(1.2, jaw=0.06, mouth_open=0.1, lip_pucker=1.3, lip_funnel=0.8),
+    # Rounding narrows the mouth by about a fifth at /u/ (pucker 2.5: 48 -> 39 mm on the
+    # built-in face), spreading widens it by about a tenth at /i/, as lip widths of rounded and
+    # spread vowels differ in real speech.
+    "rounded_mid": _v(1.0, jaw=0.14, mouth_open=0.4, lip_pucker=1.6, lip_funnel=1.0),
+    "rounded_close": _v(1.2, jaw=0.06, mouth_open=0.1, lip_pucker=2.5, lip_funnel=1.0),
     # mouth_open -0.325 closes the 1.46 mm the jaw's 0.015 rad opens between the lip midlines.
     "bilabial": _v(6.0, jaw=0.015, mouth_open=-0.325, lip_press=1.0),
     "labiodental": _v(3.0, jaw=0.03, lower_lip_depress=-0.6, upper_lip_raise=0.3),
     "dental": _v(0.6, jaw=0.06, mouth_open=0.25),
     "alveolar": _v(0.35, jaw=0.05, mouth_open=0.15),
     "sibilant": _v(0.8, jaw=0.03, lip_stretch=0.5),
-    "postalveolar": _v(1.5, jaw=0.05, lip_pucker=0.6, lip_funnel=1.1),
-    "w": _v(2.0, jaw=0.04, lip_pucker=1.4, lip_funnel=0.5),
-    "r": _v(0.8, jaw=0.06, lip_pucker=0.5, lip_funnel=0.3),
+    "postalveolar": _v(1.5, jaw=0.05, lip_pucker=1.0, lip_funnel=1.1),
+    "w": _v(2.0, jaw=0.04, lip_pucker=2.5, lip_funnel=0.7),
+    "r": _v(0.8, jaw=0.06, lip_pucker=0.8, lip_funnel=0.3),
     "j": _v(0.6, jaw=0.05, lip_stretch=0.5),
     "velar": _v(0.3, jaw=0.08, mouth_open=0.3),
     "rest": REST,
