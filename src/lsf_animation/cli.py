@@ -311,17 +311,34 @@ def demo(
     show_default=True,
     help="Worker processes, each with its own eSpeak NG.",
 )
+@click.option(
+    "--augment",
+    is_flag=True,
+    help="Make the training speakers' audio sound recorded: rooms, noise, band limits, codecs, "
+    "vocal-tract length, loudness (drawn per clip from the seed; validation and test stay clean).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def synth(out: Path, identities: int, sentences: int, seed: int, workers: int, quiet: bool) -> None:
+def synth(
+    out: Path, identities: int, sentences: int, seed: int, workers: int, augment: bool, quiet: bool
+) -> None:
     """Generate the synthetic emotional talking-face corpus in 3DMEAD's layout under OUT.
 
     eSpeak NG speaks the sentences for each speaker, emotion (8) and level (3; neutral 1); the
     built-in face moves with the phonemes, the emotion and the speaker's style. Writes
     splits.json with speaker-disjoint train/val/test parts. Resumes an interrupted run.
     """
+    from lsf_animation.audio.augment import AugmentConfig
     from lsf_animation.data.synth.generate import generate_corpus
 
-    report = generate_corpus(out, identities, sentences, seed, workers, progress=not quiet)
+    report = generate_corpus(
+        out,
+        identities,
+        sentences,
+        seed,
+        workers,
+        progress=not quiet,
+        augment=AugmentConfig() if augment else None,
+    )
     click.echo(report.summary())
 
 

@@ -190,6 +190,9 @@ class FeatureCache:
     def _compute_and_store(
         self, extractor: FeatureExtractor, wav: np.ndarray, entry: Path, source: str
     ) -> np.ndarray:
+        for_file = getattr(extractor, "for_file", None)  # extractors that read a file's sidecar
+        if for_file is not None and source != "<samples>":
+            extractor = for_file(Path(source))
         feats = extractor(wav)
         check_features(extractor, wav, feats)
         write_entry(entry, feats, extractor=extractor.name, source=source)

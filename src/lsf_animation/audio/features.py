@@ -93,6 +93,8 @@ _REGISTRY: dict[str, ExtractorFactory] = {}
 _BUILTIN_MODULES: dict[str, str] = {
     "offline-motion": "lsf_animation.audio.offline_motion",
     "offline-prosody": "lsf_animation.audio.prosody",
+    "offline-phonetic": "lsf_animation.audio.phonetic",
+    "offline-voice": "lsf_animation.audio.voice_cues",
     "hubert": "lsf_animation.audio.hubert",
     "hubert-frozen": "lsf_animation.audio.hubert",
     "emotion2vec": "lsf_animation.audio.emotion2vec",

@@ -17,12 +17,14 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from lsf_animation.audio.augment import AugmentConfig, augment_speech
+from lsf_animation.audio.phonetic import transcript_file
 from lsf_animation.constants import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from lsf_animation.data.synth import layout
 from lsf_animation.data.synth.emotion import (
@@ -37,7 +39,13 @@ from lsf_animation.data.synth.emotion import (
 from lsf_animation.data.synth.espeak import Phoneme, get_synthesizer
 from lsf_animation.data.synth.sentences import SENTENCES, sentence_pools
 from lsf_animation.data.synth.speakers import Speaker, make_speakers
-from lsf_animation.data.synth.visemes import CHANNELS, mouth_trajectory, phoneme_intervals
+from lsf_animation.data.synth.visemes import (
+    CHANNELS,
+    close_lips,
+    lip_closure,
+    mouth_trajectory,
+    phoneme_intervals,
+)
 from lsf_animation.errors import LsfError
 from lsf_animation.face.builtin import EXPRESSION_NAMES
 
@@ -170,6 +178,8 @@ def synthesize_clip(
     named = len(EXPRESSION_NAMES)
     exp[:, :named] += 0.04 * _smooth_noise(rng, (num_frames, named), 3.0)
     jaw[:, 0] += 0.003 * _smooth_noise(rng, (num_frames,), 3.0)
+    # Bilabials: the lips meet whatever the jaw and the layers above do.
+    exp = close_lips(exp, jaw[:, 0], lip_closure(mouth))
 
     # Blinks (a Poisson process, ~0.3 per second): each lid goes to shut and back in ~0.2 s.
     num_blinks = rng.poisson(0.3 * num_frames / FPS)
@@ -207,12 +217,21 @@ class ClipTask:
     level: int
     sentence: int
     seed: int
+    augment: AugmentConfig | None = None
 
     @property
     def rng(self) -> np.random.Generator:
         code = EMOTIONS.index(self.emotion)
         return np.random.default_rng(
             [self.seed, 2, self.speaker_index, code, self.level, self.sentence]
+        )
+
+    @property
+    def augment_rng(self) -> np.random.Generator:
+        """The audio augmentation's own stream (the motion does not depend on it)."""
+        code = EMOTIONS.index(self.emotion)
+        return np.random.default_rng(
+            [self.seed, 4, self.speaker_index, code, self.level, self.sentence]
         )
 
     @property
@@ -244,7 +263,8 @@ def run_task(task: ClipTask) -> float:
     """Generate and write one clip (skipped when both files exist). Returns its seconds of
     audio."""
     motion_file, audio_file = task.paths
-    if motion_file.is_file() and audio_file.is_file():
+    text_file = transcript_file(audio_file)
+    if motion_file.is_file() and audio_file.is_file() and text_file.is_file():
         return 0.0
     clip = synthesize_clip(
         task.speaker, task.emotion, task.level, SENTENCES[task.sentence], task.rng
@@ -256,9 +276,13 @@ def run_task(task: ClipTask) -> float:
         "global_pose": clip.global_pose,
         "cam": clip.cam,
     }
+    audio = clip.audio
+    if task.augment is not None:
+        audio, _ = augment_speech(audio, task.augment_rng, task.augment)
     layout.write_motion_hdf5(motion_file, arrays)
-    layout.write_wav(audio_file, clip.audio)
-    return len(clip.audio) / SAMPLE_RATE
+    layout.write_text(text_file, SENTENCES[task.sentence] + "\n")
+    layout.write_wav(audio_file, audio)
+    return len(audio) / SAMPLE_RATE
 
 
 def speaker_splits(speakers: list[Speaker]) -> dict[str, list[str]]:
@@ -276,9 +300,10 @@ def speaker_splits(speakers: list[Speaker]) -> dict[str, list[str]]:
 
 
 def plan_corpus(
-    root: Path, identities: int, sentences: int, seed: int
+    root: Path, identities: int, sentences: int, seed: int, augment: AugmentConfig | None = None
 ) -> tuple[list[Speaker], dict[str, list[str]], list[ClipTask]]:
-    """Speakers, their splits and every clip task of a corpus."""
+    """Speakers, their splits and every clip task of a corpus; `augment` applies to the
+    training speakers' audio only (validation and test stay clean)."""
     speakers = make_speakers(identities, seed)
     splits = speaker_splits(speakers)
     pools = sentence_pools()
@@ -296,8 +321,9 @@ def plan_corpus(
             for level in levels(emotion):
                 rng = np.random.default_rng([seed, 3, index, code, level])
                 for sentence in sorted(rng.choice(pool, sentences, replace=False).tolist()):
+                    aug = augment if part_of[speaker.subject] == "train" else None
                     tasks.append(
-                        ClipTask(Path(root), index, speaker, emotion, level, sentence, seed)
+                        ClipTask(Path(root), index, speaker, emotion, level, sentence, seed, aug)
                     )
     return speakers, splits, tasks
 
@@ -338,10 +364,14 @@ def generate_corpus(
     seed: int = 0,
     workers: int = 2,
     progress: bool = False,
+    augment: AugmentConfig | None = None,
 ) -> CorpusReport:
     """Generate the synthetic corpus under `out` in the 3DMEAD layout (see `layout`).
 
-    An interrupted run resumes when called again with the same settings.
+    With `augment`, the training speakers' audio goes through `audio.augment.augment_speech`
+    (rooms, noise, bands, codecs, vocal-tract length, loudness), drawn per clip from the seed;
+    their motion is the same as without. An interrupted run resumes when called again with the
+    same settings.
     """
     from tqdm import tqdm
 
@@ -349,7 +379,7 @@ def generate_corpus(
         raise LsfError(f"--workers must be at least 1, got {workers}")
     root = Path(out)
     start = time.perf_counter()
-    speakers, splits, tasks = plan_corpus(root, identities, sentences, seed)
+    speakers, splits, tasks = plan_corpus(root, identities, sentences, seed, augment)
     manifest = {
         "generator": "lsf-animation synth",
         "format": 1,
@@ -360,6 +390,8 @@ def generate_corpus(
         "sample_rate": SAMPLE_RATE,
         "sentences": {f"{i + 1:03d}": text for i, text in enumerate(SENTENCES)},
     }
+    if augment is not None:  # only then, so unaugmented corpora keep their manifest
+        manifest["augment_train_audio"] = asdict(augment)
     layout.prepare_root(root, manifest)
     seconds = 0.0
     bar = tqdm(total=len(tasks), desc="synth", unit="clip", disable=not progress)

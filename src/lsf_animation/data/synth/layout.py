@@ -17,7 +17,7 @@ import numpy as np
 
 from lsf_animation.constants import SAMPLE_RATE
 from lsf_animation.errors import LsfError
-from lsf_animation.io.atomic import atomic_path
+from lsf_animation.io.atomic import atomic_path, atomic_write_bytes
 
 RECONSTRUCTIONS = "EMICA-MEAD_flame2020"
 AUDIO = "MEAD"
@@ -69,6 +69,11 @@ def write_wav(path: Path, audio: np.ndarray) -> None:
         fh.setsampwidth(2)
         fh.setframerate(SAMPLE_RATE)
         fh.writeframes(pcm.tobytes())
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text atomically (a clip's transcript beside its audio)."""
+    atomic_write_bytes(path, text.encode("utf-8"), "a transcript")
 
 
 def write_json(path: Path, data: object) -> None:
