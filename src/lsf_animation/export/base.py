@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +51,9 @@ class ExportInput:
     audio: Path | None = None
     progress: bool = False
     _layer: FlameLayer | None = field(default=None, init=False, repr=False)
+    _bars: list[Generator[np.ndarray, None, None]] = field(
+        default_factory=list, init=False, repr=False
+    )
 
     def vertex_chunks(self, sample: int = 0, desc: str | None = None) -> Iterator[np.ndarray]:
         """The (T, V, 3) float32 vertices in metres of one sample, `VERTEX_CHUNK_FRAMES` frames
@@ -62,7 +65,16 @@ class ExportInput:
         chunks = vertex_chunks(self.face, self.motion, sample, layer=self._layer)
         if not (self.progress and desc):
             return chunks
-        return _counted(chunks, self.motion.num_frames, desc)
+        counted = _counted(chunks, self.motion.num_frames, desc)
+        self._bars.append(counted)
+        return counted
+
+    def close_progress(self) -> None:
+        """Close the progress bars of passes that stopped early (a failed write), so that they
+        are finished on the terminal before the error is printed."""
+        for bar in self._bars:
+            bar.close()
+        self._bars.clear()
 
     def vertices(self, sample: int = 0) -> np.ndarray:
         """All (T, V, 3) float32 vertices in metres of one sample at once (T x V x 12 bytes:
@@ -70,7 +82,9 @@ class ExportInput:
         return motion_vertices(self.face, self.motion, sample)
 
 
-def _counted(chunks: Iterator[np.ndarray], total: int, desc: str) -> Iterator[np.ndarray]:
+def _counted(
+    chunks: Iterator[np.ndarray], total: int, desc: str
+) -> Generator[np.ndarray, None, None]:
     from tqdm import tqdm
 
     with tqdm(total=total, unit="frame", desc=desc) as bar:
@@ -227,5 +241,6 @@ def write_outputs(
             shutil.rmtree(out, ignore_errors=True)
         raise
     finally:
+        item.close_progress()
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
