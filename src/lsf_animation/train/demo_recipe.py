@@ -1,7 +1,8 @@
 """How the shipped demo checkpoint is made, in one call: `lsf-animation demo --retrain`.
 
-The default synthetic corpus, its offline features, then stage 1 and stage 2 of the `demo`
-config. Each step resumes what an interrupted call left.
+The default synthetic corpus with its training speakers' audio augmented to sound recorded
+(`audio.augment`), the `demo` config's two offline speech streams, then stage 1 and stage 2 of
+the `demo` config. Each step resumes what an interrupted call left.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from lsf_animation.audio.augment import AugmentConfig
 from lsf_animation.audio.extract import extract_corpus
 from lsf_animation.data.synth.generate import DEFAULT_IDENTITIES, DEFAULT_SENTENCES, generate_corpus
 from lsf_animation.errors import LsfError
@@ -16,10 +18,6 @@ from lsf_animation.io.atomic import atomic_path
 from lsf_animation.train.config import load_train_config
 from lsf_animation.train.data import Echo, stderr_echo
 from lsf_animation.train.run import train_stage
-
-DEMO_FEATURES = ("offline-motion", "offline-prosody")
-"""The demo model's speech streams: both computed offline, no download."""
-
 
 def retrain_demo(
     work: str | Path,
@@ -45,9 +43,16 @@ def retrain_demo(
     work = Path(work).expanduser()
     corpus, cache, run = work / "synthetic_corpus", work / "cache", work / "run"
     echo(f"[1/4] synthetic corpus: {corpus}")
-    echo(generate_corpus(corpus, identities, sentences, 0, workers, progress=progress).summary())
+    report = generate_corpus(
+        corpus, identities, sentences, 0, workers, progress=progress, augment=AugmentConfig()
+    )
+    echo(report.summary())
     echo(f"[2/4] speech features: {cache}")
-    report = extract_corpus(corpus, list(DEMO_FEATURES), cache, workers, progress=progress)
+    streams = load_train_config("demo").features
+    specs = [s for s in (streams.motion, streams.emotion) if s is not None]
+    names = [s.name for s in specs]
+    options = {s.name: dict(s.options or {}) for s in specs}
+    report = extract_corpus(corpus, names, cache, workers, options, progress=progress)
     echo(report.summary())
     if report.failed:
         path, reason = report.failed[0]
