@@ -14,6 +14,8 @@ import torch
 
 from lsf_animation.audio.load import Waveform
 from lsf_animation.checkpoint.build import build_model
+from lsf_animation.checkpoint.encoder_paths import EncoderPaths
+from lsf_animation.checkpoint.face_record import check_face, check_face_spec
 from lsf_animation.checkpoint.features import build_extractors, feature_roles
 from lsf_animation.checkpoint.files import Checkpoint, load_checkpoint
 from lsf_animation.constants import FPS, MAX_SAMPLES, NUM_SHAPE
@@ -110,11 +112,13 @@ class Animator:
     Args:
         checkpoint: a loaded stage-2 checkpoint.
         face: the face model (or its `load_face_model` spec) used for neutral meshes and
-            `Animation.vertices`.
+            `Animation.vertices`; it must be the face the checkpoint was trained on, when the
+            checkpoint records one (`checkpoint.face_record`).
         num_threads: torch CPU threads to animate with; None = the caller's current count. The
             caller's own setting is never changed (see `inference.streams`).
         parallel_streams: with two speech streams and >= 2 threads, compute them side by side,
             each on half of the threads (same results up to float rounding).
+        encoders: where the speech encoders are now, replacing the paths stored at training.
     """
 
     def __init__(
@@ -123,6 +127,7 @@ class Animator:
         face: FaceModel | str = "builtin",
         num_threads: int | None = None,
         parallel_streams: bool = True,
+        encoders: EncoderPaths | None = None,
     ) -> None:
         checkpoint.require_stage(2)
         if checkpoint.features is None:
@@ -133,9 +138,16 @@ class Animator:
         self.scaler = checkpoint.scaler
         self.num_threads = num_threads
         self.parallel_streams = parallel_streams
-        self._face = face
+        self._face = check_face_spec(checkpoint.meta.face, face, checkpoint.path)
         roles = feature_roles(checkpoint.model_config)
-        self.extractors = build_extractors(checkpoint.features, roles, checkpoint.path)
+        self.extractors = build_extractors(
+            checkpoint.features,
+            roles,
+            checkpoint.path,
+            encoders,
+            checkpoint.encoders,
+            checkpoint.meta.backbone,
+        )
         self.model = build_model(checkpoint)
         self.streams = SpeechStreams(self.extractors, self.model.motion_backbone)
 
@@ -146,17 +158,21 @@ class Animator:
         face: FaceModel | str = "builtin",
         num_threads: int | None = None,
         parallel_streams: bool = True,
+        encoders: EncoderPaths | None = None,
     ) -> Animator:
-        """Load a stage-2 checkpoint (`model.ckpt` from `lsf-animation train stage2`), or
-        "demo" for the packaged demo checkpoint; the other arguments as for `Animator`."""
+        """Load a stage-2 checkpoint (`model.ckpt` from `lsf-animation train stage2` or
+        `lsf-animation import-checkpoint`), or "demo" for the packaged demo checkpoint; the
+        other arguments as for `Animator`."""
         if isinstance(path, str) and path == "demo":
             path = _demo_checkpoint()
-        return cls(load_checkpoint(path, stage=2), face, num_threads, parallel_streams)
+        checkpoint = load_checkpoint(path, stage=2)
+        return cls(checkpoint, face, num_threads, parallel_streams, encoders)
 
     @property
     def face(self) -> FaceModel:
         if not isinstance(self._face, FaceModel):
-            self._face = load_face_model(self._face)
+            loaded = load_face_model(self._face)
+            self._face = check_face(self.checkpoint.meta.face, loaded, self.checkpoint.path)
         return self._face
 
     def _lanes(self) -> WorkerLanes:

@@ -56,6 +56,7 @@ def render(motion: Path, out: Path, audio: Path | None, face: str, sample: int, 
 
     Any length renders in bounded memory: the vertices are computed in chunks, once to frame the
     camera and once to render (two progress bars)."""
+    from lsf_animation.export.base import check_output_dir
     from lsf_animation.export.motion_npz import load_motion
     from lsf_animation.face.load import load_face_model
     from lsf_animation.render.frame_size import check_frame_size
@@ -63,13 +64,17 @@ def render(motion: Path, out: Path, audio: Path | None, face: str, sample: int, 
 
     if out.suffix.lower() != ".mp4":
         raise LsfError(f"--out must name an .mp4 file, got {out}")
-    check_video_path(out)
+    if out.is_dir():
+        raise LsfError(f"cannot write the video to {out}: it is a folder; name the .mp4 file")
+    check_output_dir(out.parent)  # exists or can be made, writable
     check_frame_size(size)
     if audio is not None and not audio.is_file():
         raise LsfError(f"audio file not found: {audio}")
     motion_file = load_motion(motion)
     motion_file.check_sample(sample)
     face_model = load_face_model(face)
+    out.parent.mkdir(parents=True, exist_ok=True)  # as animate makes its --out folder
+    check_video_path(out)
     write_motion_video(face_model, motion_file, out, audio, sample, size, progress=True)
     click.echo(f"wrote {out}")
 
@@ -342,6 +347,64 @@ def synth(
     click.echo(report.summary())
 
 
+def _encoder_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`--hubert`, `--emotion2vec`, `--assets`: where the speech encoders are now."""
+    for option in reversed(
+        [
+            click.option(
+                "--hubert",
+                type=click.Path(path_type=Path),
+                help="HuBERT folder (save_pretrained: config.json + weights), replacing the "
+                "path stored at training.",
+            ),
+            click.option(
+                "--emotion2vec",
+                type=click.Path(path_type=Path),
+                help="emotion2vec_base.pt, replacing the path stored at training.",
+            ),
+            click.option(
+                "--assets",
+                type=click.Path(path_type=Path),
+                help="A folder holding hubert-base-ls960/ and/or emotion2vec_base.pt (instead "
+                "of --hubert / --emotion2vec).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@cli.command("import-checkpoint")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(["lsf-release", "probtalk3d"]),
+    help="Which release: LSF-Animation's or ProbTalk3D's (one-hot). Default: what the keys show.",
+)
+@click.option(
+    "--stage", type=click.IntRange(1, 2), help="1 (motion prior) or 2. Default: what the keys show."
+)
+@click.option(
+    "--prior",
+    type=click.Path(path_type=Path),
+    help="Stage 2: the release's stage-1 checkpoint, checked to match the prior stage 2 holds.",
+)
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), required=True, help="The .ckpt to write."
+)
+def import_checkpoint(
+    src: Path, kind: str | None, stage: int | None, prior: Path | None, out: Path
+) -> None:
+    """Convert the authors' released checkpoint SRC (LSF-Animation or ProbTalk3D, a Lightning
+    .ckpt) into a checkpoint of this package. A stage-2 one carries the release's fine-tuned
+    HuBERT and emotion2vec: `animate --checkpoint OUT --face generic_model.pkl` needs nothing
+    else."""
+    from lsf_animation.checkpoint.release_import import import_release
+
+    result = import_release(src, out, kind, stage, prior)
+    click.echo(result.summary())
+
+
 @cli.command()
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option(
@@ -402,6 +465,7 @@ def synth(
     show_default=True,
     help="`builtin`, or a FLAME model file (.pkl or .npz).",
 )
+@_encoder_options
 def animate(
     audio: Path,
     shape_file: Path | None,
@@ -418,6 +482,9 @@ def animate(
     arkit: bool,
     arkit_targets: Path | None,
     face: str,
+    hubert: Path | None,
+    emotion2vec: Path | None,
+    assets: Path | None,
 ) -> None:
     """Animate the speech in AUDIO: writes motion.npz, vertices.npy, heatmaps, animation.mp4
     (and with the options an OBJ sequence, animation.glb, ARKit-52 curves). Memory does not
@@ -429,9 +496,11 @@ def animate(
 
     from lsf_animation.api import Animator, ArkitOption, standard_exporters, write_animation
     from lsf_animation.audio.load import Waveform
+    from lsf_animation.checkpoint.encoder_paths import EncoderPaths
     from lsf_animation.export.arkit import ArkitExporter
     from lsf_animation.export.base import check_destinations, check_output_dir
     from lsf_animation.face.identity_files import FaceShape, load_neutral_mesh
+    from lsf_animation.face.load import load_face_model
 
     # check every input before computing or writing anything
     if shape_file is not None and neutral_mesh is not None:
@@ -446,9 +515,11 @@ def animate(
     shape = FaceShape.read(shape_file) if shape_file is not None else None
     mesh = load_neutral_mesh(neutral_mesh) if neutral_mesh is not None else None
     wav = Waveform.read(audio)
-    animator = Animator.from_checkpoint(checkpoint, face=face)
+    encoders = EncoderPaths.from_options(hubert, emotion2vec, assets)
+    face_model = load_face_model(face)
     if arkit:
-        ArkitExporter(arkit_targets).check(animator.face)
+        ArkitExporter(arkit_targets).check(face_model)
+    animator = Animator.from_checkpoint(checkpoint, face=face_model, encoders=encoders)
     started = time.perf_counter()
     animation = animator.animate(wav, shape, mesh, samples, temperature, seed)
     elapsed = time.perf_counter() - started
@@ -533,6 +604,7 @@ def animate(
     "a Table 2 comparison (one row per variant).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_encoder_options
 @click.argument("ablation_checkpoints", nargs=-1, type=click.Path(path_type=Path))
 def evaluate(
     checkpoint: Path,
@@ -547,11 +619,15 @@ def evaluate(
     out: Path,
     ablations: bool,
     quiet: bool,
+    hubert: Path | None,
+    emotion2vec: Path | None,
+    assets: Path | None,
     ablation_checkpoints: tuple[Path, ...],
 ) -> None:
     """Evaluate a stage-2 checkpoint on a corpus: the paper's Table 1 (MVE, LVE, FDD, MEE, CE,
     Diversity) overall and per emotion, and with `--ablations C1 C2 ...` a Table 2 of variants.
     Speech features come from the cache: run `lsf-animation extract` first."""
+    from lsf_animation.checkpoint.encoder_paths import EncoderPaths
     from lsf_animation.eval.run import EvalSettings, run_evaluation
     from lsf_animation.eval.tables import table1_markdown, table2_markdown, write_tables
 
@@ -559,7 +635,10 @@ def evaluate(
         raise LsfError("extra checkpoints given without --ablations: write --ablations C1 C2 ...")
     if ablations and not ablation_checkpoints:
         raise LsfError("--ablations needs the checkpoints to compare: --ablations C1 C2 ...")
-    settings = EvalSettings(data_dir, part, samples, seed, temperature, face, shape_mode, cache_dir)
+    encoders = EncoderPaths.from_options(hubert, emotion2vec, assets)
+    settings = EvalSettings(
+        data_dir, part, samples, seed, temperature, face, shape_mode, cache_dir, encoders
+    )
     results = run_evaluation(
         checkpoint, settings, ablation_checkpoints, progress=not quiet, echo=click.echo
     )

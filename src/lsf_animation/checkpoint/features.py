@@ -12,18 +12,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from lsf_animation.audio.features import FeatureExtractor, get_extractor
-from lsf_animation.checkpoint.metadata import FeatureRecord, FeatureRecords
+from lsf_animation.checkpoint.encoder_paths import EncoderPaths, absolute_paths
+from lsf_animation.checkpoint.metadata import BackboneSpec, FeatureRecord, FeatureRecords
 from lsf_animation.errors import LsfError
 from lsf_animation.model.config import ModelConfig
 from lsf_animation.model.variants import USES_EMOTION_FEATURES
 
 
 def feature_record(extractor: FeatureExtractor, options: Mapping[str, Any]) -> FeatureRecord:
-    """What a checkpoint records about an extractor built with `options`."""
+    """What a checkpoint records about an extractor built with `options` (paths of existing
+    files and folders made absolute, so the record does not depend on where training ran)."""
     return FeatureRecord(
         name=extractor.name,
-        options=dict(options),
+        options=absolute_paths(options),
         fingerprint=extractor.fingerprint(),
         dim=int(extractor.dim),
     )
@@ -55,21 +59,39 @@ def feature_roles(model_config: ModelConfig) -> tuple[str, ...]:
 
 
 def build_extractors(
-    records: FeatureRecords, roles: tuple[str, ...], source: str | Path
+    records: FeatureRecords,
+    roles: tuple[str, ...],
+    source: str | Path,
+    paths: EncoderPaths | None = None,
+    carried: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
+    backbone: BackboneSpec | None = None,
 ) -> dict[str, FeatureExtractor]:
     """The checkpoint's extractors for `roles`, built from the recorded options and verified.
+
+    Args:
+        paths: where the encoders are now; replaces the recorded paths (`EncoderPaths`).
+        carried: role -> encoder weights the checkpoint carries (`Checkpoint.encoders`), used
+            for records marked `carried` unless `paths` names a replacement.
+        backbone: the checkpoint's backbone spec (the HuBERT config of a carried HuBERT).
 
     Raises:
         LsfError: a role has no record, an extractor cannot be built (its weights are missing),
             or it is not the one the model was trained on.
     """
+    from lsf_animation.checkpoint.carried import carried_extractor
+
+    paths = paths or EncoderPaths()
     recorded = records.by_role()
     extractors: dict[str, FeatureExtractor] = {}
     for role in roles:
         record = recorded.get(role)
         if record is None:
             raise LsfError(f"{source}: the model reads {role} features but none are named")
-        extractor = get_extractor(record.name, **record.options)
+        if record.carried and paths.path_for(record.name) is None:
+            state = (carried or {}).get(role)
+            extractor = carried_extractor(role, record, state, backbone, source)
+        else:
+            extractor = get_extractor(record.name, **paths.options(record.name, record.options))
         verify_extractor(role, record, extractor, source)
         extractors[role] = extractor
     return extractors

@@ -16,7 +16,7 @@ import os
 import pickle
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 STATE_PREFIX = {1: "vqvae.", 2: "model."}
 """Lightning-module attribute holding each stage's model: the prefix of its state-dict keys."""
+ENCODERS_PREFIX = "encoders."
+"""State-dict prefix of speech-encoder weights a checkpoint carries ("encoders.<role>.<key>"),
+written by `lsf-animation import-checkpoint` (`FeatureRecord.carried`)."""
 _MODEL_FILE_KEYS = ("state_dict", "epoch", "global_step", "lsf")
 
 
@@ -48,6 +51,8 @@ class Checkpoint:
         state_dict: the model's weights without the Lightning prefix (stage 1: the
             `MotionVQVAE`'s keys; stage 2: the `LSFModel`'s keys).
         epoch, global_step: where training was when it was saved.
+        encoders: role -> the weights of a speech encoder the file carries (without prefix);
+            empty for checkpoints of `lsf-animation train`.
     """
 
     path: Path
@@ -55,6 +60,7 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     epoch: int = -1
     global_step: int = -1
+    encoders: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
     @property
     def stage(self) -> int:
@@ -163,7 +169,14 @@ def load_checkpoint(path: str | Path, stage: int | None = None) -> Checkpoint:
         raise LsfError(f"{p} has no model weights (state_dict)")
     prefix = STATE_PREFIX[meta.stage]
     weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-    ckpt = Checkpoint(p, meta, weights, _int(data.get("epoch")), _int(data.get("global_step")))
+    encoders: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        if key.startswith(ENCODERS_PREFIX):
+            role, _, name = key[len(ENCODERS_PREFIX) :].partition(".")
+            encoders.setdefault(role, {})[name] = value
+    ckpt = Checkpoint(
+        p, meta, weights, _int(data.get("epoch")), _int(data.get("global_step")), encoders
+    )
     if stage is not None:
         ckpt.require_stage(stage)
     return ckpt
@@ -175,6 +188,7 @@ def save_checkpoint(
     meta: CheckpointMeta,
     epoch: int = 0,
     global_step: int = 0,
+    encoders: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
 ) -> Path:
     """Write an inference checkpoint (`model.ckpt` form) from a model's state dict.
 
@@ -182,12 +196,16 @@ def save_checkpoint(
         state_dict: the stage's model weights (`MotionVQVAE` for stage 1, `LSFModel` for 2),
             without prefix.
         meta: the metadata; its stage decides the key prefix.
+        encoders: role -> speech-encoder weights to carry (`Checkpoint.encoders`).
 
     Written atomically: `path` is either absent or complete. Returns `path`.
     """
     prefix = STATE_PREFIX[meta.stage]
+    state = {prefix + k: v for k, v in state_dict.items()}
+    for role, weights in (encoders or {}).items():
+        state.update({f"{ENCODERS_PREFIX}{role}.{k}": v for k, v in weights.items()})
     data = {
-        "state_dict": {prefix + k: v for k, v in state_dict.items()},
+        "state_dict": state,
         "epoch": epoch,
         "global_step": global_step,
         "lsf": meta.to_dict(),

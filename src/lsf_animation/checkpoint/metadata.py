@@ -13,14 +13,16 @@ and during training the optimizer and loop state) plus one entry, `"lsf"`, which
       "backbone": {"type": "hubert-upper", "hubert_config", "num_frozen"} | None,
       "data": {"root", "layout", "split", "stage1_protocol", "train_subjects", ...} | None,
       "prior": {"path", "epoch", "data"} | None,               # stage 2: the stage-1 file used
+      "face": {"kind", "num_vertices", "fingerprint", "path"} | None,  # the face of the motion
       "format": "lsf-animation-checkpoint", "version": 1,
       "stage": 1 | 2,
       "model_config": ModelConfig.to_dict(),
     }
 
 Reading checks every key and type (`CheckpointMeta.from_dict`), so a damaged or hand-edited file
-is refused with a message naming the key, never half-used. The pretrained speech encoders are not
-stored: they are inputs, named and fingerprinted under "features".
+is refused with a message naming the key, never half-used. The pretrained speech encoders are
+normally not stored: they are inputs, named and fingerprinted under "features"; an imported
+release carries its fine-tuned ones (`FeatureRecord.carried`, weights under "encoders.<role>.").
 """
 
 from __future__ import annotations
@@ -49,12 +51,15 @@ class FeatureRecord:
         options: the options it was built with (JSON values: paths, numbers, strings).
         fingerprint: its `fingerprint()` at training: config and weights.
         dim: feature size per 50 Hz frame.
+        carried: the encoder's weights are stored in the checkpoint itself (an imported
+            release: `checkpoint.carried`), so no path is needed to rebuild it.
     """
 
     name: str
     options: dict[str, Any]
     fingerprint: str
     dim: int
+    carried: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,25 @@ class BackboneSpec:
     hubert_config: dict[str, Any]
     num_frozen: int
     frozen_front: str = "layers"
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    """The face model whose coefficients a checkpoint's motion is (`checkpoint.face_record`).
+
+    Attributes:
+        kind: "builtin" (the built-in face) or "flame2020" (FLAME 2020, as 3DMEAD's tracking and
+            the authors' release use).
+        num_vertices: the face's vertex count (5023 for FLAME).
+        fingerprint: `face.fingerprint.face_fingerprint` of the face trained with, or None when
+            the file was not at hand (then only the topology is checked).
+        path: where the face came from, as a hint for the message ("builtin", a file path).
+    """
+
+    kind: str
+    num_vertices: int
+    fingerprint: str | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +151,7 @@ class CheckpointMeta:
     backbone: BackboneSpec | None = None
     data: DataInfo | None = None
     prior: PriorInfo | None = None
+    face: FaceRecord | None = None
     format: str = FORMAT
     version: int = VERSION
     stage: Stage

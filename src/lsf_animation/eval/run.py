@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lsf_animation.checkpoint.encoder_paths import EncoderPaths
+from lsf_animation.checkpoint.face_record import check_face
 from lsf_animation.checkpoint.features import build_extractors, feature_roles
 from lsf_animation.checkpoint.files import Checkpoint, load_checkpoint
 from lsf_animation.data.clips import Clip
@@ -71,6 +73,7 @@ class EvalSettings:
         shape_mode: "zero" or "subject".
         cache: feature cache directory; None = the one the checkpoint was trained with, else the
             default cache.
+        encoders: where the speech encoders are now (replacing the paths stored at training).
     """
 
     data: Path
@@ -81,6 +84,7 @@ class EvalSettings:
     face: str | None = None
     shape_mode: str = "zero"
     cache: Path | None = None
+    encoders: EncoderPaths | None = None
 
     def check(self) -> EvalSettings:
         if self.samples < 1 or (self.samples > 1 and self.samples % 2):
@@ -158,20 +162,23 @@ def load_eval_face(spec: str | None, checkpoint: Checkpoint) -> FaceModel:
         )
     if face.num_expression < 50:
         raise LsfError(f"face model {face.name or spec} has {face.num_expression} < 50 expressions")
-    return face
+    return check_face(checkpoint.meta.face, face, checkpoint.path)
 
 
 def feature_sources(
-    checkpoint: Checkpoint, cache: Path | None, data: Path
+    checkpoint: Checkpoint, cache: Path | None, data: Path, encoders: EncoderPaths | None = None
 ) -> dict[str, FeatureSource]:
     """The checkpoint's speech-feature streams, read from the cache (never computed), with the
     extractors verified against the fingerprints recorded at training. `cache` None: the cache
-    the checkpoint was trained with (else the default cache)."""
+    the checkpoint was trained with (else the default cache); `encoders`: where the speech
+    encoders are now."""
     records = checkpoint.features
     if records is None:
         raise LsfError(f"{checkpoint.path} names no speech features; it cannot be evaluated")
     roles = feature_roles(checkpoint.model_config)
-    extractors = build_extractors(records, roles, checkpoint.path)
+    extractors = build_extractors(
+        records, roles, checkpoint.path, encoders, checkpoint.encoders, checkpoint.meta.backbone
+    )
     cache_dir = cache if cache is not None else checkpoint.meta.feature_cache
     return {role: FeatureSource(ex, cache_dir, data) for role, ex in extractors.items()}
 
@@ -242,7 +249,7 @@ def evaluate_checkpoint(
         raise LsfError(f"no clips to evaluate in {settings.data} ({settings.split_part} part)")
     model = checkpoint.build_model()
     scaler = checkpoint.scaler
-    sources = feature_sources(checkpoint, settings.cache, Path(settings.data))
+    sources = feature_sources(checkpoint, settings.cache, Path(settings.data), settings.encoders)
     # scaler=None: items carry the raw ground-truth motion; unseen speakers get label 0 (as in
     # validation) for the variants that read an identity label.
     dataset = ClipDataset(
@@ -301,6 +308,12 @@ def run_evaluation(
     main = load_eval_checkpoint(checkpoint_path)
     others = [load_eval_checkpoint(p) for p in ablations]
     face = load_eval_face(settings.face, main)
+    for other in others:
+        check_face(other.meta.face, face, other.path)
+    echo(
+        f"metric regions of {face.name or 'the face'}: lips {len(face.regions['lips'])} "
+        f"vertices (LVE), upper face {len(face.regions['upper_face'])} vertices (FDD)"
+    )
     clips = select_eval_clips(main, Path(settings.data), settings.split_part, echo)
     checkpoints = [main, *others]
     names = [variant_name(c) for c in checkpoints]

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 
 from lsf_animation.checkpoint.backbone import hubert_backbone
+from lsf_animation.checkpoint.face_record import face_record_for_split
 from lsf_animation.checkpoint.files import Checkpoint, load_checkpoint
 from lsf_animation.checkpoint.metadata import CheckpointMeta, PriorInfo
 from lsf_animation.errors import LsfError
@@ -109,6 +110,7 @@ def train_stage1(
         scaler=data.scaler,
         identity_index=data.identity_index,
         data=data.info,
+        face=face_record_for_split(cfg.data.split),
         stage=1,
         model_config=model_cfg,
     )
@@ -193,6 +195,7 @@ def train_stage2(
         features=records,
         backbone=backbone_spec,
         data=data.info,
+        face=face_record_for_split(cfg.data.split),
         prior=PriorInfo(str(prior_path.resolve()), prior_ckpt.epoch, prior_ckpt.meta.data),
         stage=2,
         model_config=model.cfg,
