@@ -78,8 +78,14 @@ def load_hubert(model: str | os.PathLike[str] = DEFAULT_HUBERT) -> HubertModel:
 
     spec = str(model)
     path = Path(spec).expanduser()
-    # A hub id is "owner/name"; anything else path-like is a local directory.
-    is_local = path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") > 1
+    # A hub id is "owner/name"; anything else path-like is a local directory, and so is
+    # "folder/name" when the folder exists here (a missing local model, not a hub id).
+    is_local = (
+        path.exists()
+        or spec.startswith((".", "/", "~"))
+        or spec.count("/") > 1
+        or (path.parent != Path(".") and path.parent.is_dir())
+    )
     if is_local:
         if not path.is_dir():
             raise LsfError(
@@ -94,8 +100,13 @@ def load_hubert(model: str | os.PathLike[str] = DEFAULT_HUBERT) -> HubertModel:
                 "config.json and weights written by save_pretrained"
             ) from err
     else:
+        try:  # the local Hugging Face cache first: no network lookup (and no retries) if cached
+            hubert = HubertModel.from_pretrained(spec, local_files_only=True)
+        except (OSError, ValueError):
+            hubert = None
         try:
-            hubert = HubertModel.from_pretrained(spec)
+            if hubert is None:
+                hubert = HubertModel.from_pretrained(spec)
         except (OSError, ValueError) as err:
             raise LsfError(
                 f"cannot load HuBERT {spec!r} from the Hugging Face hub or its local cache: {err}; "

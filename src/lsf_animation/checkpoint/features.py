@@ -69,9 +69,10 @@ def build_extractors(
     """The checkpoint's extractors for `roles`, built from the recorded options and verified.
 
     Args:
-        paths: where the encoders are now; replaces the recorded paths (`EncoderPaths`).
+        paths: where the encoders are now; replaces the recorded paths (`EncoderPaths`) of
+            encoders the checkpoint does not carry.
         carried: role -> encoder weights the checkpoint carries (`Checkpoint.encoders`), used
-            for records marked `carried` unless `paths` names a replacement.
+            for records marked `carried` (they need no path).
         backbone: the checkpoint's backbone spec (the HuBERT config of a carried HuBERT).
 
     Raises:
@@ -87,7 +88,7 @@ def build_extractors(
         record = recorded.get(role)
         if record is None:
             raise LsfError(f"{source}: the model reads {role} features but none are named")
-        if record.carried and paths.path_for(record.name) is None:
+        if record.carried:
             state = (carried or {}).get(role)
             extractor = carried_extractor(role, record, state, backbone, source)
         else:

@@ -301,9 +301,10 @@ PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 def resolve_config_path(path: str | Path) -> Path:
     """`path` itself when it exists, else a shipped config named like it ("demo", "paper.yaml",
-    "ablation_hifb"), so an installed package needs no checkout; else `path` (reported missing)."""
+    "ablation_hifb", or "configs/paper.yaml" as the README writes it, from any folder), so an
+    installed package needs no checkout; else `path` (reported missing)."""
     given = Path(path)
-    if given.exists() or given.parent != Path("."):
+    if given.exists() or given.parent not in (Path("."), Path("configs")):
         return given
     packaged = PACKAGED_CONFIGS / given.with_suffix(".yaml").name
     return packaged if packaged.is_file() else given
@@ -369,9 +370,11 @@ def _read_yaml(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
 
     path = path.expanduser()
     if not path.is_file():
+        shipped = (PACKAGED_CONFIGS / path.with_suffix(".yaml").name).is_file()
+        hint = f"--config {path.stem} (the shipped one)" if shipped else "a shipped config name"
         raise LsfError(
-            f"config file {path} not found; give a YAML file or a shipped config name "
-            "(demo, paper, ablation_<variant>)"
+            f"config file {path} not found; give a YAML file or {hint} (shipped: demo, paper, "
+            "ablation_<variant>)"
         )
     if path.resolve() in seen:
         raise LsfError(f"config file {path} extends itself (through {seen[-1]})")
