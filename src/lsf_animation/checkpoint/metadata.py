@@ -33,7 +33,7 @@ from typing import Any, Literal
 from lsf_animation.data.identities import IdentityIndex
 from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.errors import LsfError
-from lsf_animation.io.typed_dict import from_dict, to_dict
+from lsf_animation.io.typed_dict import OMIT_IF_DEFAULT, from_dict, to_dict
 from lsf_animation.model.config import ModelConfig
 
 FORMAT = "lsf-animation-checkpoint"
@@ -59,7 +59,7 @@ class FeatureRecord:
     options: dict[str, Any]
     fingerprint: str
     dim: int
-    carried: bool = False
+    carried: bool = field(default=False, metadata={OMIT_IF_DEFAULT: True})
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class CheckpointMeta:
     backbone: BackboneSpec | None = None
     data: DataInfo | None = None
     prior: PriorInfo | None = None
-    face: FaceRecord | None = None
+    face: FaceRecord | None = field(default=None, metadata={OMIT_IF_DEFAULT: True})
     format: str = FORMAT
     version: int = VERSION
     stage: Stage

@@ -142,11 +142,21 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
     return value
 
 
+OMIT_IF_DEFAULT = "omit_if_default"
+"""Field metadata key: a field added to a stored format is left out of `to_dict` while it has
+its default, so data written before it existed round-trips unchanged."""
+
+
 def to_dict(obj: object) -> Any:
     """A dataclass (or containers of them) as plain dicts and lists, e.g. for YAML or a
-    checkpoint; tuples become lists, and nested values with their own `to_dict` use it."""
+    checkpoint; tuples become lists, and nested values with their own `to_dict` use it. Fields
+    marked `OMIT_IF_DEFAULT` are left out while they hold their default."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _stored(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: _stored(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not (f.metadata.get(OMIT_IF_DEFAULT) and getattr(obj, f.name) == f.default)
+        }
     return _stored(obj)
 
 
