@@ -103,15 +103,14 @@ def load_hubert(model: str | os.PathLike[str] = DEFAULT_HUBERT) -> HubertModel:
         try:  # the local Hugging Face cache first: no network lookup (and no retries) if cached
             hubert = HubertModel.from_pretrained(spec, local_files_only=True)
         except (OSError, ValueError):
-            hubert = None
-        try:
-            if hubert is None:
+            try:
                 hubert = HubertModel.from_pretrained(spec)
-        except (OSError, ValueError) as err:
-            raise LsfError(
-                f"cannot load HuBERT {spec!r} from the Hugging Face hub or its local cache: {err}; "
-                "check the id and the network, or download it once and pass the local directory"
-            ) from err
+            except (OSError, ValueError) as err:
+                raise LsfError(
+                    f"cannot load HuBERT {spec!r} from the Hugging Face hub or its local cache: "
+                    f"{err}; check the id and the network, or download it once and pass the "
+                    "local directory"
+                ) from err
     if hubert.config.model_type != "hubert":
         raise LsfError(f"{spec} holds a {hubert.config.model_type!r} model, not HuBERT")
     return hubert.eval()
