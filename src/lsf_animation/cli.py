@@ -342,6 +342,16 @@ def synth(
     click.echo(report.summary())
 
 
+def _transcript_text(value: str | None) -> str | None:
+    """--transcript: the text itself, or the contents of the text file it names."""
+    if value is None or not Path(value).is_file():
+        return value
+    try:
+        return Path(value).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise LsfError(f"cannot read the transcript file {value} ({err}); give UTF-8 text") from err
+
+
 @cli.command()
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option(
@@ -402,6 +412,12 @@ def synth(
     show_default=True,
     help="`builtin`, or a FLAME model file (.pkl or .npz).",
 )
+@click.option(
+    "--transcript",
+    help="The words spoken (English), or a UTF-8 text file holding them: the phones are aligned "
+    "to them instead of recognized (models whose motion stream is offline-phonetic, as the "
+    "demo model's).",
+)
 def animate(
     audio: Path,
     shape_file: Path | None,
@@ -418,6 +434,7 @@ def animate(
     arkit: bool,
     arkit_targets: Path | None,
     face: str,
+    transcript: str | None,
 ) -> None:
     """Animate the speech in AUDIO: writes motion.npz, vertices.npy, heatmaps, animation.mp4
     (and with the options an OBJ sequence, animation.glb, ARKit-52 curves). Memory does not
@@ -446,11 +463,14 @@ def animate(
     shape = FaceShape.read(shape_file) if shape_file is not None else None
     mesh = load_neutral_mesh(neutral_mesh) if neutral_mesh is not None else None
     wav = Waveform.read(audio)
+    words = _transcript_text(transcript)
     animator = Animator.from_checkpoint(checkpoint, face=face)
     if arkit:
         ArkitExporter(arkit_targets).check(animator.face)
     started = time.perf_counter()
-    animation = animator.animate(wav, shape, mesh, samples, temperature, seed)
+    animation = animator.animate(
+        wav, shape, mesh, samples, temperature, seed, transcript=words
+    )
     elapsed = time.perf_counter() - started
     files = write_animation(
         animation,
