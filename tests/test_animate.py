@@ -60,7 +60,7 @@ def test_windows_cover_every_frame_with_bounded_slices_and_crossfade_smoothly() 
     seen: list[tuple[int, int]] = []
     offsets = iter([0.0, 10.0, 20.0, 30.0, 40.0])
 
-    def predict(piece: np.ndarray, frames: int) -> np.ndarray:
+    def predict(piece: np.ndarray, frames: int, start: int) -> np.ndarray:
         seen.append((len(piece), frames))
         # constant per window, so any jump between windows would show as a step
         return np.full((2, frames, 3), next(offsets), np.float32)

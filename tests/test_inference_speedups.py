@@ -76,7 +76,7 @@ def test_windows_are_fewest_equal_evenly_spaced_and_overlap_enough() -> None:
 def test_sixty_seconds_run_fewer_frames_than_full_length_windows() -> None:
     seen: list[int] = []
 
-    def predict(piece: np.ndarray, frames: int) -> np.ndarray:
+    def predict(piece: np.ndarray, frames: int, start: int) -> np.ndarray:
         seen.append(frames)
         return np.zeros((1, frames, 2), np.float32)
 

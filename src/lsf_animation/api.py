@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -38,6 +39,10 @@ from lsf_animation.face.model import FaceModel
 from lsf_animation.face.motion import MotionFile, motion_vertices
 from lsf_animation.inference.streams import MODEL_LANE, SpeechStreams, WorkerLanes
 from lsf_animation.inference.windows import seeded_generator, windowed_motion
+
+if TYPE_CHECKING:
+    from lsf_animation.audio.features import FeatureExtractor
+    from lsf_animation.audio.phonetic import PhoneSegment, PhoneticExtractor
 
 DEMO_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "demo.ckpt"
 """The packaged demo checkpoint (`lsf-animation demo --retrain` makes it again)."""
@@ -104,6 +109,7 @@ class _Request:
     num_samples: int
     temperature: float
     generator: torch.Generator
+    phones: list[PhoneSegment] | None = None  # the whole utterance's, aligned to a transcript
 
 
 class Animator:
@@ -204,11 +210,29 @@ class Animator:
             return self.streams.compute_all(lanes, wav)
 
     def _predict(
-        self, lanes: WorkerLanes, wav: np.ndarray, frames: int, req: _Request
+        self, lanes: WorkerLanes, wav: np.ndarray, frames: int, start: int, req: _Request
     ) -> np.ndarray:
-        """One window: audio slice -> (K, frames, 53) in FLAME units."""
-        feats = self.streams.compute_all(lanes, wav)
+        """One window: audio slice of the frames from `start` -> (K, frames, 53) in FLAME
+        units."""
+        replaced: dict[str, FeatureExtractor] = {}
+        if req.phones is not None:
+            motion = cast("PhoneticExtractor", self.extractors["motion"])
+            replaced["motion"] = motion.reading(req.phones, start / FPS)
+        feats = self.streams.compute_all(lanes, wav, replaced)
         return lanes.submit(MODEL_LANE, self._sample, feats, frames, req).result()
+
+    def _aligned_phones(self, wav: Waveform, transcript: str) -> list[PhoneSegment]:
+        """The phones of the whole utterance aligned to `transcript`, for a model whose motion
+        stream is offline-phonetic."""
+        from lsf_animation.audio.phonetic import PhoneticExtractor
+
+        motion = self.extractors["motion"]
+        if not isinstance(motion, PhoneticExtractor):
+            raise LsfError(
+                f"a transcript helps only a model whose motion stream is offline-phonetic; this "
+                f"checkpoint's is {motion.name!r}: leave out the transcript"
+            )
+        return motion.align_utterance(wav.samples, transcript)
 
     def _shape(
         self, shape: np.ndarray | FaceShape | None, neutral_mesh: np.ndarray | None
@@ -237,6 +261,7 @@ class Animator:
         seed: int | None = None,
         window_seconds: float = WINDOW_SECONDS,
         overlap_seconds: float = OVERLAP_SECONDS,
+        transcript: str | None = None,
     ) -> Animation:
         """Animate speech.
 
@@ -251,6 +276,9 @@ class Animator:
             seed: seeds the sampling, 0 to `constants.MAX_SEED` (None = random).
             window_seconds, overlap_seconds: audio longer than one window is animated window by
                 window with this overlap and a linear cross-fade (`lsf_animation.inference`).
+            transcript: the words spoken (English), for a model whose motion stream is
+                offline-phonetic: the phones are then aligned to them over the whole audio
+                (exact phones) instead of recognized window by window.
 
         Returns:
             An `Animation` of round(duration x 25) frames.
@@ -274,12 +302,13 @@ class Animator:
             wav = Waveform.from_array(audio)
         else:
             wav = Waveform.read(audio)
+        phones = None if transcript is None else self._aligned_phones(wav, transcript)
         shape_row = torch.from_numpy(coeffs.coefficients)[None]
-        req = _Request(shape_row, num_samples, temperature, seeded_generator(seed))
+        req = _Request(shape_row, num_samples, temperature, seeded_generator(seed), phones)
         with self._lanes() as lanes:
             motion = windowed_motion(
                 wav.samples,
-                lambda piece, frames: self._predict(lanes, piece, frames, req),
+                lambda piece, frames, start: self._predict(lanes, piece, frames, start, req),
                 window,
                 overlap,
             )

@@ -405,6 +405,16 @@ def import_checkpoint(
     click.echo(result.summary())
 
 
+def _transcript_text(value: str | None) -> str | None:
+    """--transcript: the text itself, or the contents of the text file it names."""
+    if value is None or not Path(value).is_file():
+        return value
+    try:
+        return Path(value).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise LsfError(f"cannot read the transcript file {value} ({err}); give UTF-8 text") from err
+
+
 @cli.command()
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option(
@@ -466,6 +476,12 @@ def import_checkpoint(
     help="`builtin`, or a FLAME model file (.pkl or .npz).",
 )
 @_encoder_options
+@click.option(
+    "--transcript",
+    help="The words spoken (English), or a UTF-8 text file holding them: the phones are aligned "
+    "to them instead of recognized (models whose motion stream is offline-phonetic, as the "
+    "demo model's).",
+)
 def animate(
     audio: Path,
     shape_file: Path | None,
@@ -485,6 +501,7 @@ def animate(
     hubert: Path | None,
     emotion2vec: Path | None,
     assets: Path | None,
+    transcript: str | None,
 ) -> None:
     """Animate the speech in AUDIO: writes motion.npz, vertices.npy, heatmaps, animation.mp4
     (and with the options an OBJ sequence, animation.glb, ARKit-52 curves). Memory does not
@@ -515,13 +532,16 @@ def animate(
     shape = FaceShape.read(shape_file) if shape_file is not None else None
     mesh = load_neutral_mesh(neutral_mesh) if neutral_mesh is not None else None
     wav = Waveform.read(audio)
+    words = _transcript_text(transcript)
     encoders = EncoderPaths.from_options(hubert, emotion2vec, assets)
     face_model = load_face_model(face)
     if arkit:
         ArkitExporter(arkit_targets).check(face_model)
     animator = Animator.from_checkpoint(checkpoint, face=face_model, encoders=encoders)
     started = time.perf_counter()
-    animation = animator.animate(wav, shape, mesh, samples, temperature, seed)
+    animation = animator.animate(
+        wav, shape, mesh, samples, temperature, seed, transcript=words
+    )
     elapsed = time.perf_counter() - started
     files = write_animation(
         animation,

@@ -183,3 +183,23 @@ def test_transcript_files_are_aligned_when_extracting(
         got = cache.get_or_compute(ex, tmp_path / f"{name}.wav")
         np.testing.assert_array_equal(got, recognizer(variants[name]))
     np.testing.assert_array_equal(ex(variants["said"]), recognizer(variants["said"]))
+
+
+def test_a_window_reads_its_part_of_the_whole_utterances_alignment(
+    espeak_speech: np.ndarray,
+) -> None:
+    """`animate --transcript` aligns the whole utterance once; each inference window then
+    reads its own stretch of those phones, as if the whole utterance had been computed."""
+    from lsf_animation.audio.phonetic import PhoneticExtractor
+
+    ex = get_extractor("offline-phonetic")
+    assert isinstance(ex, PhoneticExtractor)
+    segments = ex.align_utterance(espeak_speech, SENTENCE)
+    whole = get_extractor("offline-phonetic", transcript=SENTENCE)(espeak_speech)
+    start_frame = 20  # a window starting 0.8 s in (25 fps frames; 640 samples each)
+    piece = espeak_speech[start_frame * 640 : start_frame * 640 + 30 * 640 + 80]
+    window = ex.reading(segments, start_frame / 25)(piece)
+    np.testing.assert_allclose(window, whole[2 * start_frame : 2 * start_frame + 60], atol=1e-6)
+    assert ex.reading(segments, 0.0).fingerprint() == ex.fingerprint()
+    with pytest.raises(LsfError, match="missing from the US English pronouncing dictionary"):
+        ex.align_utterance(espeak_speech, "my mother made a blue xqzzyv")

@@ -20,7 +20,9 @@ frames' centres widened by half a hop on each side.
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -336,6 +338,7 @@ class PhoneticExtractor:
             )
         self.dim = len(self.units)
         self.recognizer = PhoneRecognizer(c.language_weight, c.beam)
+        self._given: list[PhoneSegment] | None = None
         self.recognize_if_unaligned = False
         """Fall back to recognition when the transcript cannot be aligned (words missing from
         the dictionary, no path): set for corpus transcript files (`for_file`), where one odd
@@ -366,8 +369,25 @@ class PhoneticExtractor:
         aligned.recognize_if_unaligned = True
         return aligned
 
+    def align_utterance(self, wav: np.ndarray, transcript: str) -> list[PhoneSegment]:
+        """The phones of a whole utterance, (N,) float32 16 kHz, by forced alignment of the
+        words it says (LsfError when they cannot be aligned)."""
+        return self.recognizer.align(wav, transcript)
+
+    def reading(self, segments: Sequence[PhoneSegment], offset_s: float) -> PhoneticExtractor:
+        """This extractor computing its features from the given phones (an utterance aligned
+        as a whole, `align_utterance`) instead of finding them: for the window of that
+        utterance that starts `offset_s` seconds in. Same features, same fingerprint."""
+        reader = copy.copy(self)
+        reader._given = [
+            PhoneSegment(s.phone, s.start_s - offset_s, s.end_s - offset_s) for s in segments
+        ]
+        return reader
+
     def phones(self, wav: np.ndarray) -> list[PhoneSegment]:
-        """The phone segments the features are made from (aligned or recognized)."""
+        """The phone segments the features are made from (given, aligned or recognized)."""
+        if self._given is not None:
+            return self._given
         if self.config.transcript is not None:
             try:
                 return self.recognizer.align(wav, self.config.transcript)

@@ -49,19 +49,32 @@ class SpeechStreams:
     def roles(self) -> tuple[str, ...]:
         return tuple(self.extractors)
 
-    def compute(self, role: str, wav: np.ndarray) -> torch.Tensor:
+    def compute(
+        self, role: str, wav: np.ndarray, extractor: FeatureExtractor | None = None
+    ) -> torch.Tensor:
         """(N,) float32 16 kHz -> (1, T50, D) features of one stream (through the backbone for
-        the motion stream)."""
+        the motion stream), by the role's extractor or the `extractor` given for it."""
+        extractor = self.extractors[role] if extractor is None else extractor
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(self.extractors[role](wav)))[None]
+            x = torch.from_numpy(np.ascontiguousarray(extractor(wav)))[None]
             if role == "motion" and self.backbone is not None:
                 x = self.backbone(x, None)
         return x
 
-    def compute_all(self, lanes: WorkerLanes, wav: np.ndarray) -> dict[str, torch.Tensor]:
+    def compute_all(
+        self,
+        lanes: WorkerLanes,
+        wav: np.ndarray,
+        replaced: Mapping[str, FeatureExtractor] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Every stream of one window, each on its role's lane (side by side when the lanes
-        are parallel): role -> (1, T50, D)."""
-        futures = {role: lanes.submit(role, self.compute, role, wav) for role in self.roles}
+        are parallel): role -> (1, T50, D). `replaced`: extractors to use instead of the
+        roles' own for this window."""
+        replaced = replaced or {}
+        futures = {
+            role: lanes.submit(role, self.compute, role, wav, replaced.get(role))
+            for role in self.roles
+        }
         return {role: future.result() for role, future in futures.items()}
 
 

@@ -70,7 +70,7 @@ def window_audio(wav: np.ndarray, start: int, frames: int) -> np.ndarray:
 
 def windowed_motion(
     wav: np.ndarray,
-    predict: Callable[[np.ndarray, int], np.ndarray],
+    predict: Callable[[np.ndarray, int, int], np.ndarray],
     window_frames: int = 500,
     overlap_frames: int = 50,
 ) -> np.ndarray:
@@ -78,7 +78,8 @@ def windowed_motion(
 
     Args:
         wav: (N,) float32 16 kHz waveform.
-        predict: `predict(audio_slice, frames) -> (K, frames, D)` motion in FLAME units.
+        predict: `predict(audio_slice, frames, start) -> (K, frames, D)` motion in FLAME units
+            of the window of `frames` frames from frame `start`.
         window_frames: at most this many frames per window (500 = 20 s).
         overlap_frames: at least this many frames shared by consecutive windows (50 = 2 s),
             < window_frames.
@@ -93,7 +94,7 @@ def windowed_motion(
     out: np.ndarray | None = None
     end_prev = 0
     for start in starts:
-        motion = predict(window_audio(wav, start, frames), frames)
+        motion = predict(window_audio(wav, start, frames), frames, start)
         if out is None:
             out = np.zeros((motion.shape[0], total, motion.shape[2]), np.float32)
         shared = max(0, end_prev - start)  # frames this window shares with the previous ones

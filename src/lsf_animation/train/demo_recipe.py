@@ -19,6 +19,7 @@ from lsf_animation.train.config import load_train_config
 from lsf_animation.train.data import Echo, stderr_echo
 from lsf_animation.train.run import train_stage
 
+
 def retrain_demo(
     work: str | Path,
     identities: int = DEFAULT_IDENTITIES,
@@ -43,10 +44,10 @@ def retrain_demo(
     work = Path(work).expanduser()
     corpus, cache, run = work / "synthetic_corpus", work / "cache", work / "run"
     echo(f"[1/4] synthetic corpus: {corpus}")
-    report = generate_corpus(
+    made = generate_corpus(
         corpus, identities, sentences, 0, workers, progress=progress, augment=AugmentConfig()
     )
-    echo(report.summary())
+    echo(made.summary())
     echo(f"[2/4] speech features: {cache}")
     streams = load_train_config("demo").features
     specs = [s for s in (streams.motion, streams.emotion) if s is not None]
