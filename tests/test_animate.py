@@ -30,7 +30,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("animate")
     corpus, cache, out = root / "corpus", root / "cache", root / "run"
     assert main(["synth", "--out", str(corpus), "--identities", "3", "--sentences", "1", "-q"]) == 0
-    assert main(["extract", "--data", str(corpus), "--features", "offline-motion,offline-prosody",
+    assert main(["extract", "--data", str(corpus), "--config", str(DEMO),
                  "--cache", str(cache), "-q"]) == 0  # fmt: skip
     sets = [a for s in [*TINY_MODEL, "data.batch_size=8"] for a in ("--set", s)]
     common = ["--config", str(DEMO), "--data", str(corpus), "--cache", str(cache),

@@ -89,9 +89,15 @@ def render(motion: Path, out: Path, audio: Path | None, face: str, sample: int, 
 )
 @click.option(
     "--features",
-    required=True,
-    help="Comma-separated extractor names: offline-motion, offline-prosody (no download), "
-    "hubert, hubert-frozen, emotion2vec (need --option with their weights).",
+    help="Comma-separated extractor names: offline-motion, offline-prosody, offline-voice, "
+    "offline-phonetic (no download), hubert, hubert-frozen, emotion2vec (need --option with "
+    "their weights).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    help="Instead of --features: the speech streams of this training config, with its options "
+    "(e.g. --config demo).",
 )
 @click.option(
     "--cache",
@@ -118,7 +124,8 @@ def render(motion: Path, out: Path, audio: Path | None, face: str, sample: int, 
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def extract(
     data_dir: Path,
-    features: str,
+    features: str | None,
+    config_path: str | None,
     cache_dir: Path | None,
     workers: int | None,
     options: tuple[str, ...],
@@ -131,10 +138,21 @@ def extract(
     """
     from lsf_animation.audio.extract import extract_corpus, parse_feature_names, parse_options
 
-    names = parse_feature_names(features)
-    report = extract_corpus(
-        data_dir, names, cache_dir, workers, parse_options(options, names), progress=not quiet
-    )
+    if (features is None) == (config_path is None):
+        raise LsfError("give the features to compute: --features NAMES or --config CONFIG")
+    if config_path is not None:
+        from lsf_animation.train.config import load_train_config
+
+        streams = load_train_config(config_path).features
+        names = [s.name for s in streams.streams()]
+        chosen = streams.extract_options()
+        for name, values in parse_options(options, names).items():
+            chosen[name].update(values)
+    else:
+        assert features is not None
+        names = parse_feature_names(features)
+        chosen = parse_options(options, names)
+    report = extract_corpus(data_dir, names, cache_dir, workers, chosen, progress=not quiet)
     click.echo(report.summary())
     if report.failed:
         for path, reason in report.failed:

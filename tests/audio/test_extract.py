@@ -175,6 +175,22 @@ def test_cli_option_reaches_the_extractor(tmp_path: Path, capsys) -> None:
     assert FeatureCache(tmp_path / "cache").lookup(OfflineMotionExtractor(), files[0]) is None
 
 
+def test_cli_config_extracts_its_streams_with_their_options(tmp_path: Path) -> None:
+    """`extract --config demo` caches exactly what `train stage2 --config demo` reads."""
+    from lsf_animation.train.config import load_train_config
+
+    files = make_corpus(tmp_path / "data")
+    args = ["extract", "--data", str(tmp_path / "data"), "--config", "demo"]
+    assert main([*args, "--cache", str(tmp_path / "cache"), "--workers", "1", "-q"]) == 0
+    cache = FeatureCache(tmp_path / "cache")
+    streams = load_train_config("demo").features.streams()
+    assert [s.name for s in streams] == ["offline-phonetic", "offline-voice"]
+    for spec in streams:
+        assert cache.lookup(get_extractor(spec.name, **spec.options), files[0]) is not None
+    # the phonetic stream was computed with the config's option, not the default
+    assert cache.lookup(get_extractor("offline-phonetic"), files[0]) is None
+
+
 @pytest.mark.parametrize(
     ("setup", "extra", "message"),
     [
@@ -185,6 +201,7 @@ def test_cli_option_reaches_the_extractor(tmp_path: Path, capsys) -> None:
         ("corpus", ["--option", "offline-motion.bogus=1"], "unknown option(s) bogus"),
         ("corpus", ["--option", "hubert.model=x"], "not in --features"),
         ("corpus", ["--option", "n_mels=3"], "FEATURE.KEY=VALUE"),
+        ("corpus", ["--config", "demo"], "--features NAMES or --config CONFIG"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(

@@ -20,7 +20,6 @@ from lsf_animation.eval.run import EvalSettings, combine_results, run_evaluation
 from lsf_animation.eval.tables import COLUMNS
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
-FEATURES = "offline-motion,offline-prosody"
 SPLITS = {"train": ["M001", "W002"], "val": ["W004"], "test": ["M005"]}
 
 
@@ -39,7 +38,7 @@ def trained(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("eval")
     corpus, cache, out = root / "corpus", root / "cache", root / "run"
     write_corpus(corpus)
-    assert main(["extract", "--data", str(corpus), "--features", FEATURES,
+    assert main(["extract", "--data", str(corpus), "--config", str(DEMO),
                  "--cache", str(cache), "-q", "--workers", "1"]) == 0  # fmt: skip
     sets = [a for s in [*TINY_MODEL, "data.batch_size=4"] for a in ("--set", s)]
     common = ["--config", str(DEMO), "--data", str(corpus), "--cache", str(cache), "-q", *sets]

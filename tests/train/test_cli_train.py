@@ -18,9 +18,9 @@ from fixtures_train import TINY_MODEL
 from lsf_animation.audio.features import get_extractor
 from lsf_animation.checkpoint import load_checkpoint
 from lsf_animation.cli import main
+from lsf_animation.train.config import load_train_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-FEATURES = "offline-motion,offline-prosody"
 TINY = [
     *TINY_MODEL,
     "data.batch_size=4",
@@ -64,7 +64,7 @@ def corpus(tmp_path_factory, write_corpus):
     base = tmp_path_factory.mktemp("train_cli")
     root, cache = base / "corpus", base / "cache"
     write_corpus(root)
-    code = main(["extract", "--data", str(root), "--features", FEATURES, "--cache", str(cache),
+    code = main(["extract", "--data", str(root), "--config", "demo", "--cache", str(cache),
                  "--workers", "1", "-q"])  # fmt: skip
     assert code == 0
     return {"root": root, "cache": cache, "base": base}
@@ -106,10 +106,11 @@ def test_stage2_model_file_is_self_contained(trained):
     assert ckpt.scaler == prior.scaler  # stage 2 works in the prior's motion scaling
     assert ckpt.identity_index.subjects == ("M001", "M003", "W002")
     assert ckpt.meta.data.val_subjects == ("W004",)
-    for stream, name in (("motion", "offline-motion"), ("emotion", "offline-prosody")):
+    demo = load_train_config("demo").features
+    for stream, spec in zip(("motion", "emotion"), demo.streams(), strict=True):
         identity = ckpt.features.by_role()[stream]
-        extractor = get_extractor(name)
-        assert identity.name == name
+        extractor = get_extractor(spec.name, **spec.options)
+        assert identity.name == spec.name
         assert identity.fingerprint == extractor.fingerprint()
         assert identity.dim == extractor.dim
     model = ckpt.build_model()
@@ -136,7 +137,9 @@ def test_stage2_without_cached_features_says_to_run_extract(trained, corpus, cap
     args[args.index("--cache") + 1] = str(corpus["base"] / "empty_cache")
     assert main([*args, *_sets()]) == 2
     err = capsys.readouterr().err
-    assert "lsf-animation extract" in err and "offline-motion" in err
+    # the command to run, with the config's extractor options
+    assert "lsf-animation extract" in err and "offline-phonetic" in err
+    assert "--option offline-phonetic.transcripts=true" in err
 
 
 @pytest.mark.slow

@@ -52,7 +52,7 @@ def corpus(tmp_path_factory, write_corpus):
     base = tmp_path_factory.mktemp("resume")
     root, cache = base / "corpus", base / "cache"
     write_corpus(root)
-    assert main(["extract", "--data", str(root), "--features", "offline-motion,offline-prosody",
+    assert main(["extract", "--data", str(root), "--config", "demo",
                  "--cache", str(cache), "--workers", "1", "-q"]) == 0  # fmt: skip
     return {"root": root, "cache": cache, "base": base}
 

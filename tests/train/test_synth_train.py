@@ -28,8 +28,7 @@ def _val_losses(stage_dir: Path) -> list[float]:
 def test_synthetic_corpus_trains_both_stages_and_validation_loss_falls(tmp_path: Path) -> None:
     corpus, cache, out = tmp_path / "corpus", tmp_path / "cache", tmp_path / "run"
     assert main(["synth", "--out", str(corpus), "--identities", "4", "--sentences", "1", "-q"]) == 0
-    features = "offline-motion,offline-prosody"
-    assert main(["extract", "--data", str(corpus), "--features", features,
+    assert main(["extract", "--data", str(corpus), "--config", str(DEMO),
                  "--cache", str(cache), "-q"]) == 0  # fmt: skip
     sets = [a for s in TINY for a in ("--set", s)]
     common = ["--config", str(DEMO), "--data", str(corpus), "--cache", str(cache),
@@ -42,4 +41,4 @@ def test_synthetic_corpus_trains_both_stages_and_validation_loss_falls(tmp_path:
     checkpoint = load_checkpoint(out / "stage2" / "model.ckpt")
     assert checkpoint.stage == 2
     names = [f.name for f in checkpoint.features.by_role().values()]
-    assert names == ["offline-motion", "offline-prosody"]
+    assert names == ["offline-phonetic", "offline-voice"]

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -100,6 +100,17 @@ def parse_options(items: Sequence[str], features: Sequence[str]) -> dict[str, di
             value = raw
         options.setdefault(name, {})[key] = value
     return options
+
+
+def option_arguments(options: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Per-feature options as `--option FEATURE.KEY=VALUE` arguments (the inverse of
+    `parse_options`; values as JSON when they are not plain strings)."""
+    args: list[str] = []
+    for name, values in options.items():
+        for key, value in values.items():
+            text = value if isinstance(value, str) else json.dumps(value)
+            args += ["--option", f"{name}.{key}={text}"]
+    return args
 
 
 def find_audio_files(data_dir: Path, exclude: Path | None = None) -> list[Path]:

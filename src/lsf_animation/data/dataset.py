@@ -25,13 +25,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from lsf_animation.audio.cache import FeatureCache, audio_key, read_entry
+from lsf_animation.audio.extract import option_arguments
 from lsf_animation.audio.features import FeatureExtractor
 from lsf_animation.data.clips import Clip, ClipMotion, read_motion
 from lsf_animation.data.identities import UNKNOWN, IdentityIndex
@@ -97,8 +98,10 @@ class FeatureSource:
         extractor: FeatureExtractor,
         cache: FeatureCache | str | Path | None = None,
         data_dir: str | Path | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.extractor = extractor
+        self.options = dict(options or {})
         self.cache = cache if isinstance(cache, FeatureCache) else FeatureCache(cache)
         self.data_dir = Path(data_dir) if data_dir is not None else None
         # path -> (size, mtime_ns, sha256): hashing the audio once per process, not per step.
@@ -141,13 +144,16 @@ class FeatureSource:
             data = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path(".")
         examples = ", ".join(str(p) for p in paths[:MAX_EXAMPLES])
         more = f" and {len(paths) - MAX_EXAMPLES} more" if len(paths) > MAX_EXAMPLES else ""
+        options = " ".join(option_arguments({self.name: self.options}))
+        command = f"lsf-animation extract --data {data} --features {self.name} " + (
+            f"{options} " if options else ""
+        )
         return (
             f"{len(paths)} audio file(s) have no cached {self.name!r} features in "
             f"{self.cache.root} (e.g. {examples}{more}). Training reads features from the "
-            "cache and never computes them: run "
-            f"`lsf-animation extract --data {data} --features {self.name} "
-            f"--cache {self.cache.root}` first, with the same extractor options as this "
-            "run (a change of the extractor's config or weights needs a new extract)"
+            f"cache and never computes them: run `{command}--cache {self.cache.root}` first "
+            "(or `lsf-animation extract --data DIR --config CONFIG`: a change of the "
+            "extractor's options or weights needs a new extract)"
         )
 
     def get(self, path: str | Path) -> np.ndarray:

@@ -72,6 +72,14 @@ class FeaturesSection:
     backbone: str | None = None
     cache: str | None = None
 
+    def streams(self) -> list[FeatureSpec]:
+        """The motion stream and, when there is one, the emotion stream."""
+        return [s for s in (self.motion, self.emotion) if s is not None]
+
+    def extract_options(self) -> dict[str, dict[str, Any]]:
+        """Per-feature extractor options, as `audio.extract.extract_corpus` takes them."""
+        return {s.name: dict(s.options or {}) for s in self.streams()}
+
 
 @dataclass
 class DataSection:

@@ -54,7 +54,7 @@ def feature_sources(
         if spec is None:
             continue
         extractor = get_extractor(spec.name, **spec.options)
-        sources[role] = FeatureSource(extractor, cfg.features.cache, data_dir)
+        sources[role] = FeatureSource(extractor, cfg.features.cache, data_dir, spec.options)
         records[role] = feature_record(extractor, spec.options)
     return sources, FeatureRecords(**records)
 

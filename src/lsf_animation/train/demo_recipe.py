@@ -50,10 +50,10 @@ def retrain_demo(
     echo(made.summary())
     echo(f"[2/4] speech features: {cache}")
     streams = load_train_config("demo").features
-    specs = [s for s in (streams.motion, streams.emotion) if s is not None]
-    names = [s.name for s in specs]
-    options = {s.name: dict(s.options or {}) for s in specs}
-    report = extract_corpus(corpus, names, cache, workers, options, progress=progress)
+    names = [s.name for s in streams.streams()]
+    report = extract_corpus(
+        corpus, names, cache, workers, streams.extract_options(), progress=progress
+    )
     echo(report.summary())
     if report.failed:
         path, reason = report.failed[0]
