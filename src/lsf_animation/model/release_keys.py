@@ -19,6 +19,9 @@ key or a shape that does not fit is one `LsfError` that lists them all.
 The release also fixes things its weights do not carry: the motion normalisation (fixed min-max
 ranges, `RELEASE_EXPRESSION_RANGE` / `RELEASE_JAW_RANGE`, no clipping) and the identity order of
 ProbTalk3D's one-hot (`RELEASE_TRAIN_IDENTITIES`).
+
+One module for one concept (the release's key map: every name and shape, stage by stage), hence
+its length.
 """
 
 from __future__ import annotations
