@@ -47,17 +47,10 @@ def main() -> None:
     work = args.work.expanduser()
     corpus, cache, out = work / "synthetic_corpus", work / "cache", work / "run"
     config = load_train_config(args.config)
-    specs = [s for s in (config.features.motion, config.features.emotion) if s is not None]
-
     run(["synth", "--out", str(corpus), "--workers", args.workers, "-q"]
         + (["--augment"] if args.augment else []))  # fmt: skip
-    extract = ["extract", "--data", str(corpus), "--cache", str(cache), "-q"]
-    extract += ["--workers", args.workers, "--features", ",".join(s.name for s in specs)]
-    for spec in specs:
-        for key, value in (spec.options or {}).items():
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            extract += ["--option", f"{spec.name}.{key}={text}"]
-    run(extract)
+    run(["extract", "--data", str(corpus), "--cache", str(cache), "-q", "--workers", args.workers,
+         "--config", args.config])  # fmt: skip
     common = ["--config", args.config, "--data", str(corpus), "--out", str(out), "-q"]
     for stage in ("stage1", "stage2"):
         if (out / stage / "model.ckpt").is_file():

@@ -49,24 +49,22 @@ def measure_checkpoint(
     """{"clips": {name: [PhoneLipSync per seed]}, "baseline": {name: PhoneLipSync}}."""
     from lsf_animation.api import Animator
     from lsf_animation.audio.load import load_audio
-    from lsf_animation.audio.phonetic import PhoneRecognizer, PhoneticExtractor
+    from lsf_animation.audio.phonetic import PhoneRecognizer
     from lsf_animation.eval.lipsync import speech_envelope
     from lsf_animation.eval.phone_lips import phone_lip_sync
     from lsf_animation.face.measure import lip_gap, mouth_width
 
     animator = Animator.from_checkpoint(checkpoint)
-    motion_spec = animator.checkpoint.features["motion"]
+    phonetic = animator.checkpoint.features.motion.name == "offline-phonetic"
     aligner = PhoneRecognizer()
     clips, baseline = {}, {}
     for name, text in sorted(read_transcription(folder).items()):
         wav = load_audio(folder / f"{name}.wav")
         phones = aligner.align(wav, text)
-        if use_transcript and motion_spec["name"] == "offline-phonetic":
-            options = {**(motion_spec.get("options") or {}), "transcript": text}
-            animator.extractors["motion"] = PhoneticExtractor(**options)
+        transcript = text if use_transcript and phonetic else None
         clips[name] = []
         for seed in range(seeds):
-            verts = animator.animate(wav, seed=seed).vertices()
+            verts = animator.animate(wav, seed=seed, transcript=transcript).vertices()
             aperture = lip_gap(animator.face, verts)
             width = mouth_width(animator.face, verts)
             envelope = speech_envelope(wav, len(aperture))

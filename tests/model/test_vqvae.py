@@ -96,3 +96,20 @@ def test_overfits_one_batch(tiny_config) -> None:
         parts["loss"].backward()
         opt.step()
     assert now[0] < 0.1 * first[0] and now[1] < 0.1 * first[1], (first, now)
+
+
+def test_squared_reconstruction_error_and_its_check(tiny_config) -> None:
+    """reconstruction_loss="l2" (the demo prior's): squared error on valid frames only."""
+    cfg = tiny_config().vqvae
+    model = MotionVQVAE(cfg).eval()
+    x = torch.rand(2, 8, 53)
+    mask = lengths_to_mask(torch.tensor([8, 5]), 8)
+    out = model(x, mask)
+    cfg.reconstruction_loss = "l2"
+    parts = vqvae_loss(out, x, mask, cfg)
+    sq = (out.reconstruction - x).square()
+    assert torch.allclose(parts["expression"], torch.cat((sq[0, :, :50], sq[1, :5, :50])).mean())
+    assert torch.allclose(parts["jaw"], torch.cat((sq[0, :, 50:], sq[1, :5, 50:])).mean())
+    cfg.reconstruction_loss = "huber"
+    with pytest.raises(LsfError, match="reconstruction_loss must be one of l1, l2"):
+        cfg.validate()

@@ -35,6 +35,10 @@ VARIANTS: tuple[str, ...] = (
 )
 
 
+RECONSTRUCTION_LOSSES = ("l1", "l2")
+"""Per-frame motion error of stage 1's expression and jaw terms."""
+
+
 @dataclass
 class VQVAEConfig:
     """Stage 1: the motion VQ-VAE (motion prior).
@@ -56,6 +60,10 @@ class VQVAEConfig:
             or "release" (the authors' (B,256,T) view; codes mix channels and time steps, so a
             clip's codes depend on the padded length of its batch; the paper preset uses it).
         loss_quant, loss_expression, loss_jaw: stage-1 loss weights.
+        reconstruction_loss: "l1" (the paper's) or "l2" (squared error) for the expression and
+            jaw terms. L1's optimum is a channel's median, so a mouth shape used on few frames
+            (lip rounding, only on /UW OW W/) is reconstructed as its rest value; squared
+            error keeps it (the demo's prior: rounding reconstructed at r 0.86 against 0.24).
     """
 
     motion_dim: int = MOTION_DIM
@@ -73,8 +81,14 @@ class VQVAEConfig:
     loss_quant: float = 1.5
     loss_expression: float = 0.5
     loss_jaw: float = 0.1
+    reconstruction_loss: str = "l1"
 
     def validate(self) -> None:
+        if self.reconstruction_loss not in RECONSTRUCTION_LOSSES:
+            raise LsfError(
+                f"vqvae.reconstruction_loss must be one of {', '.join(RECONSTRUCTION_LOSSES)}, "
+                f"got {self.reconstruction_loss!r}."
+            )
         if self.hidden_dim % self.code_dim:
             raise LsfError(
                 f"vqvae.hidden_dim ({self.hidden_dim}) must be a multiple of vqvae.code_dim "

@@ -1,6 +1,7 @@
 """Training losses of both stages (docs/specification.md §2), on valid frames only.
 
-Stage 1: quantization loss x1.5 + L1 on expression x0.5 + L1 on jaw x0.1.
+Stage 1: quantization loss x1.5 + L1 on expression x0.5 + L1 on jaw x0.1 (or squared error,
+`VQVAEConfig.reconstruction_loss`).
 Stage 2: L1(predicted quantized latent, ground truth's quantized latent) x1 + L1 expression x0.15
 + L1 jaw x0.1. L1 terms are means over valid frames and the term's dimensions.
 """
@@ -15,27 +16,40 @@ from lsf_animation.model.lsf import LSFOutput
 from lsf_animation.model.vqvae import VQVAEOutput
 
 
-def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Mean |pred - target| over valid frames and all trailing dims. (B, T, C) each."""
+def _masked_mean(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None, square: bool
+) -> torch.Tensor:
     if pred.shape != target.shape:
         raise LsfError(
             f"loss shapes differ: prediction {tuple(pred.shape)}, target {tuple(target.shape)}."
         )
-    err = (pred - target).abs()
+    err = (pred - target).square() if square else (pred - target).abs()
     if mask is None:
         return err.mean()
     w = mask.to(err.dtype).unsqueeze(-1)
     return (err * w).sum() / (w.sum() * err.shape[-1]).clamp_min(1)
 
 
+def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean |pred - target| over valid frames and all trailing dims. (B, T, C) each."""
+    return _masked_mean(pred, target, mask, square=False)
+
+
+def masked_l2(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean (pred - target)^2 over valid frames and all trailing dims. (B, T, C) each."""
+    return _masked_mean(pred, target, mask, square=True)
+
+
 def _motion_terms(
-    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None, num_expression: int
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor | None,
+    num_expression: int,
+    error: str = "l1",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     e = num_expression
-    return (
-        masked_l1(pred[..., :e], target[..., :e], mask),
-        masked_l1(pred[..., e:], target[..., e:], mask),
-    )
+    term = masked_l2 if error == "l2" else masked_l1
+    return term(pred[..., :e], target[..., :e], mask), term(pred[..., e:], target[..., e:], mask)
 
 
 def vqvae_loss(
@@ -51,7 +65,9 @@ def vqvae_loss(
     Returns:
         {"loss", "quant", "expression", "jaw", "perplexity", "dead_codes"}; "loss" is the total.
     """
-    expression, jaw = _motion_terms(out.reconstruction, target, mask, cfg.num_expression)
+    expression, jaw = _motion_terms(
+        out.reconstruction, target, mask, cfg.num_expression, cfg.reconstruction_loss
+    )
     total = cfg.loss_quant * out.quant.loss + cfg.loss_expression * expression + cfg.loss_jaw * jaw
     return {
         "loss": total,
