@@ -177,7 +177,7 @@ def test_feature_fingerprint_mismatch_is_refused(trained: dict[str, Path], tmp_p
     data = torch.load(trained["stage2"], map_location="cpu", weights_only=True)
     data["lsf"]["features"]["motion"]["fingerprint"] = "0123456789abcdef"
     torch.save(data, tmp_path / "other.ckpt")
-    with pytest.raises(LsfError, match=r"offline-motion.*0123456789abcdef"):
+    with pytest.raises(LsfError, match=r"offline-phonetic.*0123456789abcdef"):
         Animator.from_checkpoint(tmp_path / "other.ckpt")
 
 
@@ -353,3 +353,28 @@ def test_view_serves_the_folder_on_loopback_until_stopped(tmp_path: Path) -> Non
         proc.terminate()
         proc.wait(timeout=10)
     assert main(["view", str(tmp_path / "nowhere")]) == 2
+
+
+def test_transcript_aligns_the_phones_from_text_or_file(
+    trained: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`animate --transcript` (the demo config's motion stream is offline-phonetic): the words
+    as text or as a file give the same motion, other motion than recognition; a word missing
+    from the dictionary is one line, exit 2, nothing written."""
+    wav = trained["wav"]
+    text_file = wav.with_suffix(".txt")  # synth writes each clip's words beside it
+    common = ["animate", str(wav), "--checkpoint", str(trained["stage2"]), "--no-video",
+              "--seed", "0"]  # fmt: skip
+    motions = []
+    for name, transcript in (("text", text_file.read_text()), ("file", str(text_file))):
+        assert main([*common, "--out", str(tmp_path / name), "--transcript", transcript]) == 0
+        motions.append(np.load(tmp_path / name / "motion.npz")["motion"])
+    np.testing.assert_array_equal(motions[0], motions[1])
+    assert main([*common, "--out", str(tmp_path / "recognized")]) == 0
+    recognized = np.load(tmp_path / "recognized" / "motion.npz")["motion"]
+    assert recognized.shape == motions[0].shape and not np.array_equal(recognized, motions[0])
+    capsys.readouterr()
+    assert main([*common, "--out", str(tmp_path / "bad"), "--transcript", "xqzzyv blorfk"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "pronouncing dictionary" in err[0]
+    assert not (tmp_path / "bad").exists()

@@ -221,7 +221,9 @@ def test_paper_path_trains_hubert_upper_layers_on_cached_front(trained, corpus, 
     assert main(["extract", "--data", str(corpus["root"]), "--features", "hubert-frozen",
                  "--option", f"hubert-frozen.model={hubert_dir}", "--cache",
                  str(corpus["cache"]), "--workers", "1", "-q"]) == 0  # fmt: skip
-    extra = ["features.motion.name=hubert-frozen", f"features.motion.options.model={hubert_dir}",
+    # options replaced whole: the demo config's phonetic options are not HuBERT's
+    extra = ["features.motion.name=hubert-frozen",
+             f"features.motion.options={{model: {hubert_dir}}}",
              "features.backbone=hubert-upper"]  # fmt: skip
     args = _args("stage2", corpus, tmp_path / "run", "--max-epochs", "2", "--prior",
                  str(trained / "stage1" / "model.ckpt"))  # fmt: skip
