@@ -17,7 +17,8 @@ def test_the_shipped_checkpoints_metadata_round_trips_unchanged() -> None:
     stored = read_checkpoint_dict(DEMO_CHECKPOINT)["lsf"]
     meta = CheckpointMeta.from_dict(stored, "demo.ckpt")
     assert meta.stage == 2 and meta.features is not None and meta.data is not None
-    assert meta.features.motion.name == "offline-motion" and meta.data.split == "synthetic"
+    assert meta.features.motion.name == "offline-phonetic" and meta.data.split == "synthetic"
+    assert meta.face is not None and meta.face.kind == "builtin"  # the face it was trained on
     again = meta.to_dict()
     assert again == stored and list(again) == list(stored)  # same keys, values and order
 
