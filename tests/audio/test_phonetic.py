@@ -58,6 +58,38 @@ def test_frame_grid_and_shape_contract(espeak_speech: np.ndarray) -> None:
             assert (feats >= 0.0).all()
 
 
+def test_loudness_column_follows_the_level_whatever_the_gain(espeak_speech: np.ndarray) -> None:
+    plain = get_extractor("offline-phonetic", transcript=SENTENCE)
+    loud = get_extractor("offline-phonetic", transcript=SENTENCE, loudness=True)
+    assert loud.dim == plain.dim + 1 and loud.fingerprint() != plain.fingerprint()
+    # features without the option keep the hash they had before it existed
+    assert plain.fingerprint() == get_extractor("offline-phonetic", transcript=SENTENCE).fingerprint()
+    feats = loud(espeak_speech)
+    check_features(loud, espeak_speech, feats)
+    np.testing.assert_array_equal(feats[:, :-1], plain(espeak_speech))
+    level = feats[:, -1]
+    assert level.min() >= -3.0 and level.max() <= 0.0
+    assert level[:10].max() == -3.0  # the leading 0.3 s of silence
+    speaking = feats[:, PHONES.index(SILENCE)] < 0.5
+    assert np.median(level[speaking]) > -1.0  # within 20 dB of the loudest frames
+    quiet = loud(espeak_speech * 0.01)  # 40 dB down: the same relative level
+    np.testing.assert_allclose(quiet[:, -1][speaking], level[speaking], atol=1e-3)
+
+
+def test_voice_option_appends_the_offline_voice_columns(espeak_speech: np.ndarray) -> None:
+    voice = get_extractor("offline-voice")
+    both = get_extractor("offline-phonetic", transcript=SENTENCE, loudness=True, voice=True)
+    assert both.dim == len(PHONES) + 1 + voice.dim
+    feats = both(espeak_speech)
+    check_features(both, espeak_speech, feats)
+    np.testing.assert_array_equal(feats[:, len(PHONES) + 1 :], voice(espeak_speech))
+    fingerprints = {
+        get_extractor("offline-phonetic", transcript=SENTENCE, **options).fingerprint()
+        for options in ({}, {"loudness": True}, {"voice": True}, {"loudness": True, "voice": True})
+    }
+    assert len(fingerprints) == 4
+
+
 def test_occupancy_shares_a_frame_across_a_boundary() -> None:
     # A phone from 0 to 30 ms then another: frame 0 ([0, 25) ms) is all the first, frame 1
     # ([20, 45) ms) 40/60, frame 2 ([40, 65) ms) all the second; after 70 ms silence.

@@ -88,3 +88,22 @@ def test_label_variants_ask_for_their_labels(tiny_config) -> None:
         mf, None, None, labels={"identity": [0, 31], "emotion": [0, 7], "intensity": [0, 2]}
     )
     assert latent.shape == (2, 5, 32)
+
+
+def test_output_head_only_where_the_preset_asks_for_it() -> None:
+    """The release has no output head (the paper preset); the demo preset adds LayerNorm +
+    Linear, applied to the final motion stream."""
+    from lsf_animation.model.config import paper_config
+
+    assert not paper_config().sie.output_head
+    cfg = demo_config(motion_dim=10, emotion_dim=6).sie
+    assert cfg.output_head
+    sie = SIEEncoder(cfg).eval()
+    assert sie.output_head is not None
+    assert [tuple(p.shape) for p in sie.output_head.parameters()] == [(64,), (64,), (64, 64), (64,)]
+    mf, ef, shape = torch.randn(1, 20, 10), torch.randn(1, 20, 6), torch.randn(1, 300)
+    with torch.no_grad():
+        latent, _ = sie(mf, ef, shape)
+        head, sie.output_head = sie.output_head, None
+        bare, _ = sie(mf, ef, shape)
+    torch.testing.assert_close(latent, head(bare))

@@ -11,7 +11,13 @@ dictionary are US English; other languages give phone strings of poor quality.
 Each 50 Hz frame (HuBERT's grid: frame t covers samples [320 t, 320 t + 400)) holds, per unit,
 the share of the frame's 25 ms window the unit occupies, so the row sums to 1 (a one-hot inside a
 phone, two nonzero values across a boundary). Units are the 39 phones of the CMU dictionary plus
-silence ("phones", 40 columns) or mouth-shape classes of them ("visemes", `VISEMES`).
+silence ("phones", 40 columns) or mouth-shape classes of them ("visemes", `VISEMES`). With
+option `loudness`, one more column: the frame's level in dB under the utterance's loudest frames
+(99th percentile), floored 60 dB down, over 20 (0 = loudest, -3 = silence). It tells how wide
+a vowel opens and when the lips are shut (the closure of /P B M/ is silent), which phone
+identities alone do not, and it does not depend on the recording's gain. With option `voice`,
+the `offline-voice` columns follow (pitch, loudness, tilt, rate, voice quality): how the phones
+are said, beside which ones.
 
 PocketSphinx frames: frame i analyses samples [160 i, 160 i + 410) (10 ms hop, 25.6 ms window);
 a phone spanning frames [s, e) is placed at [0.01 s + 7.8 ms, 0.01 e + 7.8 ms), the span of its
@@ -35,6 +41,8 @@ from lsf_animation.audio.features import (
     num_frames_50hz,
     register_extractor,
 )
+from lsf_animation.audio.offline_motion import frame_signal
+from lsf_animation.audio.voice_cues import VoiceCueExtractor
 from lsf_animation.constants import (
     FEATURE_HOP_SAMPLES,
     FEATURE_RATE_HZ,
@@ -123,6 +131,8 @@ class PhoneticConfig:
             best with forced alignment on LibriVox (64% of frames, against 60% at the default
             6.5).
         beam: pruning beam of recognition (`beam` and `pbeam`).
+        loudness: append the level column (module docstring).
+        voice: append the `offline-voice` columns (its default settings).
     """
 
     units: str = "phones"
@@ -130,6 +140,8 @@ class PhoneticConfig:
     transcripts: bool = False
     language_weight: float = 2.0
     beam: float = 1e-20
+    loudness: bool = False
+    voice: bool = False
 
 
 def _model_dir() -> Path:
@@ -311,7 +323,8 @@ def frame_occupancy(
 class PhoneticExtractor:
     """Phones (or viseme classes) at 50 Hz from PocketSphinx; see the module docstring.
 
-    Output: (num_frames_50hz(N), 40) for units "phones", (.., len(VISEMES)) for "visemes".
+    Output: (num_frames_50hz(N), 40) for units "phones", (.., len(VISEMES)) for "visemes",
+    then the level column with option `loudness` and the `offline-voice` columns with `voice`.
     """
 
     name = "offline-phonetic"
@@ -336,7 +349,8 @@ class PhoneticExtractor:
                 "offline-phonetic needs language_weight > 0 and 0 < beam < 1, got "
                 f"{c.language_weight} and {c.beam}"
             )
-        self.dim = len(self.units)
+        self.voice = VoiceCueExtractor() if c.voice else None
+        self.dim = len(self.units) + int(c.loudness) + (self.voice.dim if self.voice else 0)
         self.recognizer = PhoneRecognizer(c.language_weight, c.beam)
         self._given: list[PhoneSegment] | None = None
         self.recognize_if_unaligned = False
@@ -348,12 +362,18 @@ class PhoneticExtractor:
         """Hash of the extractor name, config and PocketSphinx's version (its model files)."""
         from importlib.metadata import version
 
+        config = asdict(self.config)
+        for option in ("loudness", "voice"):
+            if not config[option]:
+                del config[option]  # options added later: features without them keep their hash
+        if self.voice is not None:
+            config["voice"] = self.voice.fingerprint()
         return config_fingerprint(
             {
                 "name": self.name,
                 "version": ALGORITHM_VERSION,
                 "pocketsphinx": version("pocketsphinx"),
-                **asdict(self.config),
+                **config,
             }
         )
 
@@ -397,12 +417,30 @@ class PhoneticExtractor:
         return self.recognizer.recognize(wav)
 
     def __call__(self, wav: np.ndarray) -> np.ndarray:
-        """(N,) float32 16 kHz -> (num_frames_50hz(N), dim) float32, rows summing to 1."""
+        """(N,) float32 16 kHz -> (num_frames_50hz(N), dim) float32: the units' shares
+        (summing to 1), then the optional columns."""
         wav = _check_wav(wav)
         n = num_frames_50hz(len(wav))
         if n == 0:
             return np.zeros((0, self.dim), np.float32)
-        return frame_occupancy(self.phones(wav), n, self.units, self._unit_of)
+        parts = [frame_occupancy(self.phones(wav), n, self.units, self._unit_of)]
+        if self.config.loudness:
+            parts.append(relative_level(wav)[:, None])
+        if self.voice is not None:
+            parts.append(self.voice(wav))
+        return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+
+def relative_level(wav: np.ndarray, floor_db: float = 60.0) -> np.ndarray:
+    """(N,) float32 16 kHz -> (num_frames_50hz(N),) float32: each 25 ms frame's level in dB
+    under the utterance's 99th-percentile frame, floored at `floor_db` down, over 20."""
+    frames = frame_signal(wav)
+    if len(frames) == 0:
+        return np.zeros(0, np.float32)
+    power = np.mean((frames - frames.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    level_db = 10.0 * np.log10(power + 1e-20)
+    level_db -= float(np.percentile(level_db, 99))
+    return (np.clip(level_db, -floor_db, 0.0) / 20.0).astype(np.float32)
 
 
 register_extractor("offline-phonetic", PhoneticExtractor)

@@ -99,8 +99,7 @@ class SIEEncoder(nn.Module):
 
     Args:
         cfg: the stage-2 config.
-        latent_dim: the prior's latent width; must equal `cfg.d_model` (no output head) and
-            defaults to it.
+        latent_dim: the prior's latent width; must equal `cfg.d_model` and defaults to it.
     """
 
     def __init__(self, cfg: SIEConfig, latent_dim: int | None = None) -> None:
@@ -130,6 +129,11 @@ class SIEEncoder(nn.Module):
             self.trunk = LateFusionTrunk(cfg, v)
         else:
             self.trunk = SingleStreamTrunk(cfg)
+        self.output_head = (
+            nn.Sequential(nn.LayerNorm(cfg.d_model), nn.Linear(cfg.d_model, cfg.d_model))
+            if cfg.output_head
+            else None
+        )
 
     @property
     def uses_emotion_features(self) -> bool:
@@ -237,7 +241,10 @@ class SIEEncoder(nn.Module):
         if self.emotion_input is not None:
             assert emotion is not None
             e = self.position(self.embedding(self.emotion_input(emotion, style, mask25)))
-        return self.trunk(m, e, mask25), mask25
+        latent = self.trunk(m, e, mask25)
+        if self.output_head is not None:
+            latent = self.output_head(latent)
+        return latent, mask25
 
 
 def _clip_mean(paired: torch.Tensor, mask: torch.Tensor | None, dim: int) -> torch.Tensor:
