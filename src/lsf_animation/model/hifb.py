@@ -11,8 +11,8 @@ n_f learnable fusion tokens F (shape (1, n_f, d), init N(0, 0.02^2)) and L layer
 The output is the final motion stream m (B, T, d), which the release gives the prior's
 quantizer as it is (no output head; the demo preset adds one, `SIEConfig.output_head`). As in
 the release, the last layer's emotion block and fusion block cannot reach that output; they are
-built (the release's checkpoints hold them) but not run, which changes nothing but the time. With L = 1 the emotion stream would not reach the output at all,
-so use L >= 2.
+built (the release's checkpoints hold them) but not run, which changes nothing but the time.
+With L = 1 the emotion stream would not reach the output at all, so use L >= 2.
 """
 
 from __future__ import annotations
