@@ -102,6 +102,7 @@ def test_round_trip_through_a_dict():
         ("features:\n  emotion: null\n", "reads the emotion stream"),
         ("- a\n- b\n", "must hold a mapping"),
         ("stage1: [\n", "not valid YAML"),
+        ("stage2:\n  keep: newest\n", "stage2.keep must be best or last"),
     ],
 )
 def test_bad_configs_name_the_problem(tmp_path, text, message):

@@ -112,6 +112,14 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best(tmp_path, make_i
     assert load_checkpoint(result.best).epoch == 0
 
 
+def test_keep_last_makes_the_final_epoch_the_model(tmp_path, make_items):
+    # lr 0: the best validation loss stays at epoch 0, the last epoch is 2
+    extra = ["stage1.lr=0", "stage1.patience=5", "stage1.max_epochs=3", "stage1.keep=last"]
+    _, _, result = _stage1(tmp_path, make_items, [*extra, "stage1.restart_dead_codes=false"])
+    assert load_checkpoint(result.best).epoch == 0
+    assert load_checkpoint(result.model_file).epoch == 2
+
+
 def test_seeded_cpu_training_is_deterministic(tmp_path, make_items):
     extra = ["stage1.max_epochs=2", "stage1.lr=1e-3"]
     _, a, _ = _stage1(tmp_path / "a", make_items, extra, seed=3)

@@ -123,6 +123,8 @@ class StageSection:
         min_delta: smallest decrease that counts as an improvement.
         gradient_clip: clip the gradient norm to this value; None = no clipping.
         batch_size: replaces `data.batch_size` for this stage when set.
+        keep: which epoch becomes the stage's model.ckpt: "best" (lowest validation loss) or
+            "last" (the final one; pair it with a patience of at least max_epochs).
     """
 
     optimizer: str = "adam"
@@ -135,6 +137,7 @@ class StageSection:
     min_delta: float = 0.0
     gradient_clip: float | None = None
     batch_size: int | None = None
+    keep: str = "best"
 
 
 @dataclass
@@ -252,6 +255,8 @@ class TrainConfig:
                 raise LsfError(f"{name}.optimizer must be adam or adamw, got {stage.optimizer!r}")
             if stage.lr < 0 or stage.max_epochs < 1 or stage.patience < 0:
                 raise LsfError(f"{name}: lr must be >= 0, max_epochs >= 1 and patience >= 0")
+            if stage.keep not in ("best", "last"):
+                raise LsfError(f"{name}.keep must be best or last, got {stage.keep!r}")
             batch = stage.batch_size or self.data.batch_size
             if batch < 1:
                 raise LsfError(f"{name}: the batch size must be at least 1, got {batch}")

@@ -1,8 +1,9 @@
 """How the shipped demo checkpoint is made, in one call: `lsf-animation demo --retrain`.
 
-The default synthetic corpus with its training speakers' audio augmented to sound recorded
-(`audio.augment`), the `demo` config's two offline speech streams, then stage 1 and stage 2 of
-the `demo` config. Each step resumes what an interrupted call left.
+The default synthetic corpus (clean audio: trained on audio augmented to sound recorded, the
+model learned the emotions less, see configs/demo.yaml), the `demo` config's two offline speech
+streams, then stage 1 and stage 2 of the `demo` config. Each step resumes what an interrupted
+call left.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from lsf_animation.audio.augment import AugmentConfig
 from lsf_animation.audio.extract import extract_corpus
 from lsf_animation.data.synth.generate import DEFAULT_IDENTITIES, DEFAULT_SENTENCES, generate_corpus
 from lsf_animation.errors import LsfError
@@ -45,7 +45,7 @@ def retrain_demo(
     corpus, cache, run = work / "synthetic_corpus", work / "cache", work / "run"
     echo(f"[1/4] synthetic corpus: {corpus}")
     made = generate_corpus(
-        corpus, identities, sentences, 0, workers, progress=progress, augment=AugmentConfig()
+        corpus, identities, sentences, 0, workers, progress=progress
     )
     echo(made.summary())
     echo(f"[2/4] speech features: {cache}")

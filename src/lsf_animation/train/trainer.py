@@ -167,7 +167,15 @@ def build_trainer(
         monitor=MONITOR,
         mode="min",
         save_top_k=1,
-        save_last=True,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    # Every epoch's end state as last.ckpt (Lightning's save_last writes it only in epochs that
+    # improved the monitored loss): what --resume continues and what `keep: last` keeps.
+    latest = ModelCheckpoint(
+        dirpath=out_dir / "checkpoints",
+        filename="last",
+        save_top_k=1,
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
@@ -175,7 +183,7 @@ def build_trainer(
         monitor=MONITOR, mode="min", patience=stage.patience, min_delta=stage.min_delta
     )
     all_callbacks: list[Callback] = [
-        checkpoint, stopping, _CropEpoch(), RandomStateCheckpoint(), *callbacks,
+        checkpoint, latest, stopping, _CropEpoch(), RandomStateCheckpoint(), *callbacks,
     ]  # fmt: skip
     if progress:
         all_callbacks.append(TQDMProgressBar())
@@ -205,15 +213,18 @@ def build_trainer(
     )
 
 
-def _finish(trainer: L.Trainer, stage: int, out_dir: Path, echo: Echo) -> StageResult:
+def _finish(
+    trainer: L.Trainer, stage: int, section: StageSection, out_dir: Path, echo: Echo
+) -> StageResult:
     callbacks: list[Callback] = trainer.callbacks  # type: ignore[attr-defined]
     ckpt_cb = next(c for c in callbacks if isinstance(c, ModelCheckpoint))
     stop = next(c for c in callbacks if isinstance(c, EarlyStopping))
     best = Path(ckpt_cb.best_model_path) if ckpt_cb.best_model_path else None
     last = out_dir / "checkpoints" / "last.ckpt"
     model_file = None
-    if trainer.is_global_zero and best is not None and best.is_file():
-        model_file = write_model_file(best, out_dir / "model.ckpt")
+    kept = last if section.keep == "last" else best
+    if trainer.is_global_zero and kept is not None and kept.is_file():
+        model_file = write_model_file(kept, out_dir / "model.ckpt")
     score = ckpt_cb.best_model_score
     result = StageResult(
         stage=stage,
@@ -229,7 +240,7 @@ def _finish(trainer: L.Trainer, stage: int, out_dir: Path, echo: Echo) -> StageR
         how = "early stopping" if result.stopped_early else "max_epochs"
         echo(
             f"stage {stage}: {result.epochs} epochs ({how}); best val/loss "
-            f"{result.best_val_loss}; model: {model_file}"
+            f"{result.best_val_loss}; model ({section.keep} epoch): {model_file}"
         )
     return result
 
@@ -250,4 +261,4 @@ def fit_stage(
     section = cfg.stage1 if stage == 1 else cfg.stage2
     trainer = build_trainer(cfg, section, out_dir, progress, callbacks)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
-    return _finish(trainer, stage, out_dir, echo)
+    return _finish(trainer, stage, section, out_dir, echo)
