@@ -221,18 +221,23 @@ class Animator:
         feats = self.streams.compute_all(lanes, wav, replaced)
         return lanes.submit(MODEL_LANE, self._sample, feats, frames, req).result()
 
+    @property
+    def takes_transcript(self) -> bool:
+        """Whether `animate(transcript=...)` applies: the motion stream is offline-phonetic."""
+        from lsf_animation.audio.phonetic import PhoneticExtractor
+
+        return isinstance(self.extractors["motion"], PhoneticExtractor)
+
     def _aligned_phones(self, wav: Waveform, transcript: str) -> list[PhoneSegment]:
         """The phones of the whole utterance aligned to `transcript`, for a model whose motion
         stream is offline-phonetic."""
-        from lsf_animation.audio.phonetic import PhoneticExtractor
-
         motion = self.extractors["motion"]
-        if not isinstance(motion, PhoneticExtractor):
+        if not self.takes_transcript:
             raise LsfError(
                 f"a transcript helps only a model whose motion stream is offline-phonetic; this "
                 f"checkpoint's is {motion.name!r}: leave out the transcript"
             )
-        return motion.align_utterance(wav.samples, transcript)
+        return cast("PhoneticExtractor", motion).align_utterance(wav.samples, transcript)
 
     def _shape(
         self, shape: np.ndarray | FaceShape | None, neutral_mesh: np.ndarray | None

@@ -103,12 +103,16 @@ def demo_speech(script: tuple[tuple[str, int, int], ...] = DEMO_SCRIPT) -> DemoS
 def animate_lines(animator: Animator, speech: DemoSpeech, samples: int, seed: int) -> Animation:
     """Animate each sentence of `speech` as its own utterance (as the model was trained: one
     utterance per clip, features normalized over it) and join them: an `Animation` of the whole
-    speech, (samples, T, 53)."""
+    speech, (samples, T, 53). The lines are scripted, as game dialogue is: a model that reads
+    phones gets each line's text aligned (`Animator.animate(transcript=)`)."""
     parts = []
     for i, line in enumerate(speech.lines):
         a, b = round(line["start_s"] * FPS), round(line["stop_s"] * FPS)
         piece = speech.audio[a * SAMPLES_PER_FRAME : b * SAMPLES_PER_FRAME]
-        result = animator.animate(piece, shape=speech.shape, num_samples=samples, seed=seed + i)
+        text = line["text"] if animator.takes_transcript else None
+        result = animator.animate(
+            piece, shape=speech.shape, num_samples=samples, seed=seed + i, transcript=text
+        )
         parts.append(result.motion)
     return Animation(make_motion_file(np.concatenate(parts, axis=1), speech.shape), animator.face)
 
