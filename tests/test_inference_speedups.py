@@ -103,9 +103,14 @@ def test_emotion2vec_conv_stack_on_rows_equals_the_textbook_one() -> None:
     torch.testing.assert_close(out, x, rtol=1e-5, atol=1e-5)
 
 
-def test_loading_a_model_leaves_torch_global_state_alone(tiny_paper_checkpoint: Path) -> None:
-    # No random init is drawn (modules are built on the meta device and the checkpoint's
-    # tensors assigned), and neither torch.nn.init nor the thread count is touched.
+@pytest.mark.parametrize("meta_from", [0, 10**12], ids=["meta-device build", "direct build"])
+def test_loading_a_model_leaves_torch_global_state_alone(
+    tiny_paper_checkpoint: Path, meta_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lsf_animation.checkpoint.build.META_BUILD_MIN_WEIGHTS", meta_from)
+    # The random generator is left as it was (a small model's initialization, discarded for the
+    # checkpoint's tensors, runs on a forked generator), neither torch.nn.init nor the thread
+    # count is touched, and nothing stays on the meta device.
     init, threads = torch.nn.init.kaiming_uniform_, torch.get_num_threads()
     animator = Animator.from_checkpoint(tiny_paper_checkpoint, num_threads=1)
     torch.manual_seed(0)
@@ -115,6 +120,9 @@ def test_loading_a_model_leaves_torch_global_state_alone(tiny_paper_checkpoint: 
     assert torch.equal(torch.get_rng_state(), rng)
     assert torch.nn.init.kaiming_uniform_ is init and torch.get_num_threads() == threads
     assert not any(p.is_meta for p in model.parameters())
+    assert not any(b.is_meta for b in model.buffers())
+    reference = load_checkpoint(tiny_paper_checkpoint, stage=2).state_dict
+    assert all(torch.equal(v, reference[k]) for k, v in model.state_dict().items())
 
 
 def _save_tiny_emotion2vec(path: Path) -> dict[str, torch.Tensor]:

@@ -1,14 +1,18 @@
 """Building the models a checkpoint describes, with its weights.
 
-Modules are built on the meta device (no memory, no random initialization) and the checkpoint's
-(memory-mapped) tensors are assigned to them by a strict `load_state_dict(assign=True)`: nothing
-is drawn from torch's random generator and nothing is copied. Weights with NaN or infinite
-values are refused first (`check_finite_weights`).
+Large models are built on the meta device (no memory, no random initialization); small ones
+directly, inside `torch.random.fork_rng` so that their discarded initialization leaves torch's
+random generator as it was (the first meta-device build imports torch._dynamo: about 2 s and
+70 MB, more than initializing a model of a few million weights costs). Either way the
+checkpoint's (memory-mapped) tensors are then assigned to the modules by a strict
+`load_state_dict(assign=True)`, so nothing is copied. Weights with NaN or infinite values are
+refused first (`check_finite_weights`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -18,6 +22,20 @@ from lsf_animation.checkpoint.files import Checkpoint
 from lsf_animation.errors import LsfError
 from lsf_animation.model.lsf import LSFModel
 from lsf_animation.model.vqvae import MotionVQVAE
+
+META_BUILD_MIN_WEIGHTS = 5_000_000
+"""Models with at least this many weights are built on the meta device."""
+
+
+@contextlib.contextmanager
+def _building(state: Mapping[str, torch.Tensor]) -> Iterator[None]:
+    """Where to build the modules that `state` will fill (see the module docstring)."""
+    if sum(t.numel() for t in state.values()) >= META_BUILD_MIN_WEIGHTS:
+        with torch.device("meta"):
+            yield
+    else:
+        with torch.random.fork_rng(devices=[]):
+            yield
 
 
 def assign_weights(
@@ -57,7 +75,7 @@ def build_prior(checkpoint: Checkpoint) -> MotionVQVAE:
     state = checkpoint.state_dict
     if checkpoint.stage == 2:
         state = {k[len("prior.") :]: v for k, v in state.items() if k.startswith("prior.")}
-    with torch.device("meta"):
+    with _building(state):
         prior = MotionVQVAE(checkpoint.model_config.vqvae)
     assign_weights(prior, state, checkpoint.path)
     return prior.eval()
@@ -66,7 +84,7 @@ def build_prior(checkpoint: Checkpoint) -> MotionVQVAE:
 def build_model(checkpoint: Checkpoint) -> LSFModel:
     """The whole `LSFModel` of a stage-2 checkpoint with its weights, prior frozen, eval mode."""
     checkpoint.require_stage(2)
-    with torch.device("meta"):
+    with _building(checkpoint.state_dict):
         model = LSFModel(checkpoint.model_config, build_backbone(checkpoint.meta.backbone))
     assign_weights(model, checkpoint.state_dict, checkpoint.path)
     return model.freeze_prior().eval()
