@@ -28,6 +28,9 @@ rest transform, so for speech motion (only the jaw rotates) only the jaw node is
 
 Evaluated by the specification's rules, the file gives our FLAME layer's vertices (float32 file
 values; measured error about 1e-7 m: tests/export/test_gltf.py).
+
+One module for one concept (the glTF document: mesh, morph targets, skin, animation and
+buffers), hence its length.
 """
 
 from __future__ import annotations
