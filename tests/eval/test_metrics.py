@@ -1,4 +1,5 @@
-"""The SPEC §4 metrics on tiny hand-built sequences whose answers can be worked out on paper."""
+"""The paper's metrics (docs/specification.md §4) on tiny hand-built sequences whose
+answers can be worked out on paper."""
 
 from __future__ import annotations
 

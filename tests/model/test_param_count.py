@@ -1,4 +1,5 @@
-"""The paper preset's parameter count equals the architecture's arithmetic (SPEC §2).
+"""The paper preset's parameter count equals the architecture's arithmetic
+(docs/specification.md §2).
 
 Counts are derived here from the layer formulas, not by walking the modules.
 """
