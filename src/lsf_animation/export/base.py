@@ -225,20 +225,14 @@ def write_outputs(
             os.replace(staging / name, dest)
             result[role] = dest
         return result
-    except OSError as err:
+    except BaseException as err:
         if created:
             shutil.rmtree(out, ignore_errors=True)
-        raise write_error("the outputs", out, err) from err
-    except LsfError as err:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        if staging is None:
-            raise
-        # name the output the user asked for, not the hidden staging folder it was written in
-        raise LsfError(str(err).replace(f"{staging}{os.sep}", f"{out}{os.sep}")) from err
-    except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise write_error("the outputs", out, err) from err
+        if isinstance(err, LsfError) and staging is not None:
+            # name the output the user asked for, not the hidden staging folder it was written in
+            raise LsfError(str(err).replace(f"{staging}{os.sep}", f"{out}{os.sep}")) from err
         raise
     finally:
         item.close_progress()
