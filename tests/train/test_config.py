@@ -30,12 +30,13 @@ def test_paper_preset_follows_the_spec():
 def test_demo_preset_uses_offline_features_and_small_sizes():
     cfg = load_train_config(CONFIGS / "demo.yaml")
     assert cfg.features.motion.name == "offline-phonetic"
-    assert cfg.features.motion.options == {"transcripts": True}
+    assert cfg.features.motion.options == {"transcripts": True, "loudness": True, "voice": True}
     assert cfg.features.emotion is not None and cfg.features.emotion.name == "offline-voice"
     assert cfg.features.backbone is None
     assert cfg.data.split == "synthetic"
-    model = cfg.model_config(40, 21)
-    assert model.sie.motion_dim == 40 and model.sie.emotion_dim == 21
+    model = cfg.model_config(62, 21)
+    assert model.sie.motion_dim == 62 and model.sie.emotion_dim == 21
+    assert model.sie.output_head and cfg.stage2.keep == "last"
     assert model.sie.d_model < 256 and model.vqvae.hidden_dim < 256
 
 
