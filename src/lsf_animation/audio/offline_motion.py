@@ -73,6 +73,12 @@ def frame_signal(wav: np.ndarray, window: int = FEATURE_WINDOW_SAMPLES) -> np.nd
     return np.ascontiguousarray(view[starts])
 
 
+def frame_energy_db(frames: np.ndarray) -> np.ndarray:
+    """Level of each DC-removed frame in dB re full scale: (T, W) -> (T,)."""
+    mean_square = np.mean((frames - frames.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    return 10.0 * np.log10(mean_square + 1e-20)
+
+
 def power_spectrum(frames: np.ndarray, n_fft: int = N_FFT) -> np.ndarray:
     """Hann-windowed power spectrum of DC-removed frames: (T, W) -> (T, n_fft // 2 + 1) float32."""
     frames = frames - frames.mean(axis=1, keepdims=True)

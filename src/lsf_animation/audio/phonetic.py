@@ -41,7 +41,7 @@ from lsf_animation.audio.features import (
     num_frames_50hz,
     register_extractor,
 )
-from lsf_animation.audio.offline_motion import frame_signal
+from lsf_animation.audio.offline_motion import frame_energy_db, frame_signal
 from lsf_animation.audio.voice_cues import VoiceCueExtractor
 from lsf_animation.constants import (
     FEATURE_HOP_SAMPLES,
@@ -437,8 +437,7 @@ def relative_level(wav: np.ndarray, floor_db: float = 60.0) -> np.ndarray:
     frames = frame_signal(wav)
     if len(frames) == 0:
         return np.zeros(0, np.float32)
-    power = np.mean((frames - frames.mean(axis=1, keepdims=True)) ** 2, axis=1)
-    level_db = 10.0 * np.log10(power + 1e-20)
+    level_db = frame_energy_db(frames)
     level_db -= float(np.percentile(level_db, 99))
     return (np.clip(level_db, -floor_db, 0.0) / 20.0).astype(np.float32)
 

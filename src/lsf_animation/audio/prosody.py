@@ -17,7 +17,12 @@ from lsf_animation.audio.features import (
     make_config,
     register_extractor,
 )
-from lsf_animation.audio.offline_motion import deltas, frame_signal, power_spectrum
+from lsf_animation.audio.offline_motion import (
+    deltas,
+    frame_energy_db,
+    frame_signal,
+    power_spectrum,
+)
 from lsf_animation.constants import FEATURE_RATE_HZ, SAMPLE_RATE
 
 ALGORITHM_VERSION = 1
@@ -200,8 +205,7 @@ class ProsodyExtractor:
         if t == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         power = power_spectrum(frames)
-        mean_square = np.mean((frames - frames.mean(axis=1, keepdims=True)) ** 2, axis=1)
-        energy_db = 10.0 * np.log10(mean_square + 1e-20)
+        energy_db = frame_energy_db(frames)
 
         f0, periodicity = yin_pitch(
             frame_signal(wav, self._pitch_window),

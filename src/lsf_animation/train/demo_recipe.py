@@ -44,9 +44,7 @@ def retrain_demo(
     work = Path(work).expanduser()
     corpus, cache, run = work / "synthetic_corpus", work / "cache", work / "run"
     echo(f"[1/4] synthetic corpus: {corpus}")
-    made = generate_corpus(
-        corpus, identities, sentences, 0, workers, progress=progress
-    )
+    made = generate_corpus(corpus, identities, sentences, 0, workers, progress=progress)
     echo(made.summary())
     echo(f"[2/4] speech features: {cache}")
     streams = load_train_config("demo").features
