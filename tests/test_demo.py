@@ -165,7 +165,7 @@ def test_animate_real_speech_with_no_checkpoint_uses_the_demo_model(
     face = builtin_face()
     aperture = lip_aperture(face, np.load(tmp_path / "vertices.npy"))
     envelope = speech_envelope(load_audio(wav), frames)
-    # The model articulates phones rather than following loudness (this clip: r 0.26 at the best
-    # lag; phone-level measures in tests/eval/test_real_speech_lips.py), yet the mouth still opens
-    # with the voice.
-    assert lagged_correlation(aperture, envelope).r_best > 0.2
+    # The model articulates phones rather than following loudness alone (this clip: r 0.38 at
+    # the best lag; phone-level measures in tests/eval/test_real_speech_lips.py), and the mouth
+    # opens with the voice.
+    assert lagged_correlation(aperture, envelope).r_best > 0.3

@@ -78,6 +78,8 @@ def test_demo_model_closes_bilabials_more_than_open_vowels(clips) -> None:  # ty
         )
     pooled = pool(results)
     assert np.median(pooled.bilabial_apertures) < 0.5 * pooled.open_vowel_median
-    # Loudness following is weak (0.28 for the shipped model, against the goal of 0.55; see the
-    # README's scores) but positive on every clip.
-    assert (pooled.envelope_r > 0.1).all()
+    # the lips round on /UW OW W/ (the shipped model: 0.90; without rounding 1.0)
+    assert pooled.rounding_ratio < 0.95
+    # The mouth follows loudness on every clip, if less than the goal of 0.55 (the shipped
+    # model: 0.52 pooled, 0.33 on its weakest clip; see the README's scores).
+    assert (pooled.envelope_r > 0.2).all() and pooled.mean_envelope_r > 0.4

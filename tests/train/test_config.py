@@ -30,13 +30,16 @@ def test_paper_preset_follows_the_spec():
 def test_demo_preset_uses_offline_features_and_small_sizes():
     cfg = load_train_config(CONFIGS / "demo.yaml")
     assert cfg.features.motion.name == "offline-phonetic"
-    assert cfg.features.motion.options == {"transcripts": True, "loudness": True, "voice": True}
+    assert cfg.features.motion.options == {"transcripts": True, "loudness": True}
     assert cfg.features.emotion is not None and cfg.features.emotion.name == "offline-voice"
     assert cfg.features.backbone is None
     assert cfg.data.split == "synthetic"
-    model = cfg.model_config(62, 21)
-    assert model.sie.motion_dim == 62 and model.sie.emotion_dim == 21
+    model = cfg.model_config(41, 21)
+    assert model.sie.motion_dim == 41 and model.sie.emotion_dim == 21
     assert model.sie.output_head and cfg.stage2.keep == "last"
+    assert model.vqvae.reconstruction_loss == "l1"
+    assert (cfg.stage1.warmup_loss, cfg.stage1.warmup_epochs) == ("l2", 60)
+    assert cfg.stage1.keep == "last" and cfg.stage1.patience >= cfg.stage1.max_epochs
     assert model.sie.d_model < 256 and model.vqvae.hidden_dim < 256
 
 
@@ -104,6 +107,8 @@ def test_round_trip_through_a_dict():
         ("- a\n- b\n", "must hold a mapping"),
         ("stage1: [\n", "not valid YAML"),
         ("stage2:\n  keep: newest\n", "stage2.keep must be best or last"),
+        ("stage1:\n  warmup_loss: l3\n", "stage1.warmup_loss must be null or one of l1, l2"),
+        ("stage1:\n  warmup_epochs: -1\n", "stage1.warmup_epochs must be >= 0"),
     ],
 )
 def test_bad_configs_name_the_problem(tmp_path, text, message):

@@ -120,6 +120,28 @@ def test_keep_last_makes_the_final_epoch_the_model(tmp_path, make_items):
     assert load_checkpoint(result.model_file).epoch == 2
 
 
+def test_warmup_trains_with_its_loss_and_validates_with_the_configured_one(tmp_path, make_items):
+    extra = ["stage1.max_epochs=2", "stage1.lr=1e-3"]
+    l2 = ["model.vqvae.reconstruction_loss=l2"]
+    warm = ["stage1.warmup_loss=l2", "stage1.warmup_epochs=2"]
+    _, a, ra = _stage1(tmp_path / "a", make_items, [*extra, *l2])
+    _, b, rb = _stage1(tmp_path / "b", make_items, [*extra, *warm])
+    _, c, _ = _stage1(tmp_path / "c", make_items, extra)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)  # trained on squared error throughout
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+    # same weights, validated with L1 instead of squared error: errors under 1 weigh more
+    assert all(vb > va for va, vb in zip(_val_losses(ra.out_dir), _val_losses(rb.out_dir)))
+
+
+def test_early_stopping_waits_for_the_warmup_to_end(tmp_path, make_items):
+    extra = ["stage1.lr=0", "stage1.patience=2", "stage1.max_epochs=20"]
+    warm = ["stage1.warmup_loss=l2", "stage1.warmup_epochs=4", "stage1.restart_dead_codes=false"]
+    _, _, result = _stage1(tmp_path, make_items, [*extra, *warm])
+    assert result.stopped_early
+    assert result.epochs == 5  # 4 warm-up epochs and one of the configured loss
+
+
 def test_seeded_cpu_training_is_deterministic(tmp_path, make_items):
     extra = ["stage1.max_epochs=2", "stage1.lr=1e-3"]
     _, a, _ = _stage1(tmp_path / "a", make_items, extra, seed=3)

@@ -63,7 +63,8 @@ class VQVAEConfig:
         reconstruction_loss: "l1" (the paper's) or "l2" (squared error) for the expression and
             jaw terms. L1's optimum is a channel's median, so a mouth shape used on few frames
             (lip rounding, only on /UW OW W/) is reconstructed as its rest value; squared
-            error keeps it (the demo's prior: rounding reconstructed at r 0.86 against 0.24).
+            error keeps it (pucker reconstructed at r 0.91 against 0.25). The demo trains
+            with squared error first, then L1 (`Stage1Section.warmup_loss`).
     """
 
     motion_dim: int = MOTION_DIM

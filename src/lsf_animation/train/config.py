@@ -23,7 +23,7 @@ from lsf_animation.data.length_match import LENGTH_MATCH
 from lsf_animation.data.splits import SPLIT_NAMES, STAGE1_PROTOCOLS
 from lsf_animation.errors import LsfError
 from lsf_animation.io.typed_dict import from_dict, to_dict
-from lsf_animation.model.config import VARIANTS, ModelConfig, preset
+from lsf_animation.model.config import RECONSTRUCTION_LOSSES, VARIANTS, ModelConfig, preset
 from lsf_animation.model.variants import USES_EMOTION_FEATURES
 
 BACKBONES = ("hubert-upper",)
@@ -147,12 +147,20 @@ class Stage1Section(StageSection):
     Attributes:
         restart_dead_codes: at each epoch end, codes no training frame chose in that epoch are
             moved onto latents of the last batch (keeps the codebook in use).
+        warmup_loss: the reconstruction error ("l1" or "l2") the first `warmup_epochs` epochs
+            train with instead of `vqvae.reconstruction_loss`; None = no warm-up. Validation
+            (early stopping, the best epoch) always uses `vqvae.reconstruction_loss`, and early
+            stopping waits until the warm-up is over; the best epoch can still fall in the
+            warm-up (`keep: last` keeps the final one).
+        warmup_epochs: how many epochs the warm-up lasts.
     """
 
     optimizer: str = "adamw"
     lr: float = 1e-4
     weight_decay: float = 0.01
     restart_dead_codes: bool = True
+    warmup_loss: str | None = None
+    warmup_epochs: int = 0
 
 
 @dataclass
@@ -260,6 +268,14 @@ class TrainConfig:
             batch = stage.batch_size or self.data.batch_size
             if batch < 1:
                 raise LsfError(f"{name}: the batch size must be at least 1, got {batch}")
+        warmup = self.stage1.warmup_loss
+        if warmup is not None and warmup not in RECONSTRUCTION_LOSSES:
+            raise LsfError(
+                f"stage1.warmup_loss must be null or one of {', '.join(RECONSTRUCTION_LOSSES)}, "
+                f"got {warmup!r}"
+            )
+        if self.stage1.warmup_epochs < 0:
+            raise LsfError(f"stage1.warmup_epochs must be >= 0, got {self.stage1.warmup_epochs}")
         if self.features.backbone is not None:
             if self.features.backbone not in BACKBONES:
                 raise LsfError(

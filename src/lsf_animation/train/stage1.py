@@ -15,6 +15,7 @@ train/perplexity and train/dead_codes (epoch code usage), train/restarted_codes.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import lightning as L
@@ -22,6 +23,7 @@ import torch
 
 from lsf_animation.checkpoint.metadata import CheckpointMeta
 from lsf_animation.data.dataset import ClipBatch, motion_batch
+from lsf_animation.model.config import VQVAEConfig
 from lsf_animation.model.losses import vqvae_loss
 from lsf_animation.model.quantizer import usage_statistics
 from lsf_animation.model.vqvae import MotionVQVAE
@@ -90,11 +92,19 @@ class Stage1Module(L.LightningModule):
         if not bool(self.codebook_initialized):
             self._init_codebook(motion, mask)
         out = self.vqvae(motion, mask)
-        losses = vqvae_loss(out, motion, mask, self.model_config.vqvae)
+        losses = vqvae_loss(out, motion, mask, self._training_loss_config())
         self._epoch_counts += out.quant.counts.to(self._epoch_counts)
         self._last_latent = (out.latent.detach(), None if mask is None else mask.detach())
         log_losses(self, "train", losses, _TERMS, motion.shape[0])
         return losses["loss"]
+
+    def _training_loss_config(self) -> VQVAEConfig:
+        """The VQ-VAE config whose loss this epoch trains with (`Stage1Section.warmup_loss`)."""
+        cfg = self.model_config.vqvae
+        warmup = self.stage.warmup_loss
+        if warmup is None or self.current_epoch >= self.stage.warmup_epochs:
+            return cfg
+        return dataclasses.replace(cfg, reconstruction_loss=warmup)
 
     def on_train_epoch_end(self) -> None:
         counts = self._epoch_counts.clone()

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from lsf_animation.checkpoint.files import write_model_file
 from lsf_animation.data.dataset import ClipBatch, ClipItem, collate_clips
 from lsf_animation.train.checkpoint_io import AtomicCheckpointIO
-from lsf_animation.train.config import StageSection, TrainConfig
+from lsf_animation.train.config import Stage1Section, StageSection, TrainConfig
 from lsf_animation.train.data import Echo, stderr_echo
 from lsf_animation.train.random_state import RandomStateCheckpoint
 
@@ -152,6 +152,13 @@ def _deterministic(cfg: TrainConfig) -> bool | str:
     return "warn" if gpu else True
 
 
+def _min_epochs(stage: StageSection) -> int | None:
+    """Early stopping may end a stage-1 warm-up only after one epoch of the configured loss."""
+    if isinstance(stage, Stage1Section) and stage.warmup_loss is not None:
+        return min(stage.warmup_epochs + 1, stage.max_epochs)
+    return None
+
+
 def build_trainer(
     cfg: TrainConfig,
     stage: StageSection,
@@ -196,6 +203,7 @@ def build_trainer(
     return L.Trainer(
         default_root_dir=out_dir,
         max_epochs=stage.max_epochs,
+        min_epochs=_min_epochs(stage),
         accelerator=t.accelerator,
         devices=t.devices,
         num_nodes=t.num_nodes,
