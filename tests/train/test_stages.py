@@ -131,7 +131,8 @@ def test_warmup_trains_with_its_loss_and_validates_with_the_configured_one(tmp_p
     assert all(torch.equal(sa[k], sb[k]) for k in sa)  # trained on squared error throughout
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
     # same weights, validated with L1 instead of squared error: errors under 1 weigh more
-    assert all(vb > va for va, vb in zip(_val_losses(ra.out_dir), _val_losses(rb.out_dir)))
+    la, lb = _val_losses(ra.out_dir), _val_losses(rb.out_dir)
+    assert len(la) == len(lb) == 2 and all(vb > va for va, vb in zip(la, lb, strict=True))
 
 
 def test_early_stopping_waits_for_the_warmup_to_end(tmp_path, make_items):
