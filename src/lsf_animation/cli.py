@@ -261,7 +261,7 @@ def train(
     "--retrain",
     is_flag=True,
     help="First make a new demo checkpoint from nothing (synthetic corpus, features, both "
-    "stages; about 20 min on 2 cores) in --work, then run the demo with it.",
+    "stages; about 35 min on 2 cores) in --work, then run the demo with it.",
 )
 @click.option(
     "--work",
