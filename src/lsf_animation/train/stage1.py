@@ -1,9 +1,11 @@
 """Stage 1 as a LightningModule: the motion VQ-VAE (motion prior) on scaled motion.
 
 Loss (docs/specification.md §2): quantization x1.5 + L1 expression x0.5 + L1 jaw x0.1 on valid
-frames; AdamW, lr 1e-4. The codebook is initialized from the encoder latents of the first training
-batch (data-dependent init), and codes that no training frame chose during an epoch are restarted on
-latents of the epoch's last batch. Under DDP both happen on rank 0 and are broadcast, so every
+frames; AdamW, lr 1e-4. An optional warm-up trains the first epochs with another reconstruction
+error (`Stage1Section.warmup_loss`; validation keeps the configured one). The codebook is
+initialized from the encoder latents of the first training batch (data-dependent init), and
+codes that no training frame chose during an epoch are restarted on latents of the epoch's last
+batch. Under DDP both happen on rank 0 and are broadcast, so every
 process keeps the same codebook. The checkpoints of an epoch are written after its validation,
 before that restart; they carry what the restart needs (the epoch's code counts and last latents),
 and a run resumed from one does the restart first, as the interrupted run did, so it continues
