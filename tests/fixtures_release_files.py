@@ -77,7 +77,7 @@ def tiny_emotion2vec(seed: int = 0) -> Data2VecAudioModel:
 def emotion2vec_release_keys(model: Data2VecAudioModel) -> dict[str, torch.Tensor]:
     """fairseq names under the release's prefix, with the unused pre-training decoder."""
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    state["modality_encoders.AUDIO.decoder.proj.weight"] = torch.randn(64, 16)
+    state["modality_encoders.AUDIO.decoder.proj.weight"] = torch.randn(model.cfg.embed_dim, 16)
     return {EMOTION2VEC + k: v for k, v in state.items()}
 
 

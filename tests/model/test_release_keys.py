@@ -8,6 +8,7 @@ from reading the releases independently of `release_keys`.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 import torch
@@ -29,7 +30,12 @@ from fixtures_release import (
     strip,
     vqvae_layout,
 )
-from lsf_animation.audio.data2vec import Data2VecAudioConfig, Data2VecAudioModel
+from fixtures_release_files import (
+    TINY_EMOTION2VEC,
+    emotion2vec_release_keys,
+    hubert_release_keys,
+)
+from lsf_animation.audio.data2vec import Data2VecAudioModel
 from lsf_animation.audio.data2vec_checkpoint import build_from_state_dict as build_emotion2vec
 from lsf_animation.data.scalers import MinMaxScaler
 from lsf_animation.errors import LsfError
@@ -54,36 +60,12 @@ def release_hubert(seed: int = 0) -> tuple[HubertModel, dict[str, torch.Tensor]]
     as weight_g / weight_v), prefixed as in the release's stage-2 module."""
     torch.manual_seed(seed)
     model = HubertModel(tiny_hubert_config()).eval()
-    old = {
-        "parametrizations.weight.original0": "weight_g",
-        "parametrizations.weight.original1": "weight_v",
-    }
-    state = {}
-    for key, value in model.state_dict().items():
-        for new, legacy in old.items():
-            key = key.replace(new, legacy)
-        state[HUBERT_PREFIX + key] = value.clone()
-    return model, state
+    return model, hubert_release_keys(model)
 
 
 def release_emotion2vec() -> dict[str, torch.Tensor]:
     """A tiny emotion2vec under fairseq's names, with its unused pre-training decoder."""
-    cfg = Data2VecAudioConfig(
-        embed_dim=32,
-        conv_channels=(16,) * 7,
-        conv_pos_depth=2,
-        conv_pos_kernel=5,
-        conv_pos_groups=4,
-        prenet_depth=1,
-        depth=1,
-        num_heads=4,
-        mlp_hidden=64,
-        num_extra_tokens=2,
-        alibi_scale_shape=(1, 1, 4, 1, 1),
-    )
-    state = dict(Data2VecAudioModel(cfg).state_dict())
-    state["modality_encoders.AUDIO.decoder.proj.weight"] = torch.randn(32, 16)
-    return {EMOTION2VEC_PREFIX + k: v for k, v in state.items()}
+    return emotion2vec_release_keys(Data2VecAudioModel(replace(TINY_EMOTION2VEC, embed_dim=32)))
 
 
 def lsf_stage2_state(seed: int = 0) -> dict[str, torch.Tensor]:

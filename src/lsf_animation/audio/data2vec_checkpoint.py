@@ -35,7 +35,7 @@ from lsf_animation.audio.data2vec import (
     Data2VecAudioConfig,
     Data2VecAudioModel,
 )
-from lsf_animation.errors import LsfError
+from lsf_animation.errors import LsfError, short_list
 from lsf_animation.io.safe_pickle import torch_load_mapped, torch_pickle_module
 
 PREFIX = "modality_encoders.AUDIO."
@@ -104,11 +104,6 @@ def _count(state: Mapping[str, Any], fmt: str, start: int = 0) -> int:
 
 def _describe(value: object) -> str:
     return str(tuple(value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
-
-
-def _list_keys(keys: list[str], limit: int = 12) -> str:
-    shown = ", ".join(sorted(keys)[:limit])
-    return shown + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
 
 
 def infer_config(state: Mapping[str, Any], cfg: Any = None) -> Data2VecAudioConfig:
@@ -197,7 +192,7 @@ def build_from_state_dict(
     if not any(k.startswith(PREFIX) for k in state):
         raise LsfError(
             f"{source} is not an emotion2vec / data2vec 2.0 audio checkpoint: no "
-            f"'{PREFIX}*' weights (its keys start with: {_list_keys(list(state), 6)})"
+            f"'{PREFIX}*' weights (its keys start with: {short_list(state, 6)})"
         )
     unsupported = [
         k
@@ -209,7 +204,7 @@ def build_from_state_dict(
         raise LsfError(
             f"{source} uses a data2vec variant this loader does not support (pre-LN blocks, "
             f"learned ALiBi tables or a pre-LN positional encoder); unexpected required keys: "
-            f"{_list_keys(unsupported)}"
+            f"{short_list(unsupported)}"
         )
     config = infer_config(state, cfg)
     if config.alibi_scale_shape is not None and config.alibi_scale_shape[0] not in (
@@ -238,11 +233,11 @@ def build_from_state_dict(
     ]
     problems = []
     if missing:
-        problems.append(f"missing keys: {_list_keys(missing)}")
+        problems.append(f"missing keys: {short_list(missing)}")
     if unexpected:
-        problems.append(f"unexpected keys: {_list_keys(unexpected)}")
+        problems.append(f"unexpected keys: {short_list(unexpected)}")
     if mismatched:
-        problems.append(f"shape mismatches: {_list_keys(mismatched)}")
+        problems.append(f"shape mismatches: {short_list(mismatched)}")
     if problems:
         raise LsfError(
             f"{source} does not match the emotion2vec / data2vec 2.0 audio layout "

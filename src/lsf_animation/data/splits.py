@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lsf_animation.data.clips import Clip
 from lsf_animation.data.emotions import NEUTRAL
-from lsf_animation.errors import LsfError
+from lsf_animation.errors import LsfError, short_list
 
 PARTS = ("train", "val", "test")
 SPLIT_NAMES = ("emote", "lsf", "probtalk3d", "synthetic")
@@ -149,14 +149,6 @@ def in_probtalk3d_part(clip: Clip, part: str) -> bool:
     return lo <= clip.sentence <= hi
 
 
-def _summary(items: Sequence[str] | set[str], limit: int = 12) -> str:
-    items = sorted(items)
-    if not items:
-        return "none"
-    more = f", ... ({len(items)} in all)" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
-
-
 def select_clips(
     clips: Sequence[Clip],
     split_name: str,
@@ -186,21 +178,23 @@ def select_clips(
         chosen = [c for c in clips if in_probtalk3d_part(c, part)]
         if not chosen:
             ranges = PROBTALK3D_SENTENCES
+            sentences = short_list({f"{c.sentence:03d}" for c in clips}) or "none"
             raise LsfError(
                 f"split 'probtalk3d' part {part!r} selects no clips: it takes neutral sentences "
                 f"{ranges['neutral'][part][0]}-{ranges['neutral'][part][1]} and emotional "
                 f"sentences {ranges['emotional'][part][0]}-{ranges['emotional'][part][1]}; the "
-                f"corpus has sentences {_summary({f'{c.sentence:03d}' for c in clips})}"
+                f"corpus has sentences {sentences}"
             )
         return chosen
     subjects = set(stage_subjects(split_name, stage, stage1_protocol, corpus_root)[part])
     chosen = [c for c in clips if c.subject in subjects]
     if not chosen:
         protocol = f", stage-1 protocol {stage1_protocol!r}" if stage == 1 else ""
+        expected = short_list(subjects) or "none"
+        present = short_list({c.subject for c in clips}) or "none"
         raise LsfError(
             f"split {split_name!r} part {part!r} (stage {stage}{protocol}) selects no clips: it "
-            f"expects speakers {_summary(subjects)}; the corpus has speakers "
-            f"{_summary({c.subject for c in clips})}. Choose the split that matches the corpus "
-            "(the synthetic corpus uses 'synthetic')"
+            f"expects speakers {expected}; the corpus has speakers {present}. Choose the split "
+            "that matches the corpus (the synthetic corpus uses 'synthetic')"
         )
     return chosen

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from lsf_animation.errors import LsfError
+from lsf_animation.errors import LsfError, short_list
 from lsf_animation.model.config import ModelConfig, SIEConfig, VQVAEConfig
 from lsf_animation.model.positional import sinusoidal_encoding
 
@@ -490,12 +490,6 @@ def _check_pe(key: str, value: Any, problems: list[str]) -> None:
         problems.append(f"{key}: not the sinusoidal table (max difference {err:.3g})")
 
 
-def _list(keys: list[str], limit: int = 12) -> str:
-    keys = sorted(keys)
-    shown = ", ".join(keys[:limit])
-    return shown + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
-
-
 def map_release_state(
     state: Mapping[str, Any],
     kind: str | None = None,
@@ -588,7 +582,7 @@ def map_release_state(
                 )
         absent = set(expected) - set(out[group])
         if absent and not missing:  # rules cover every target: absent targets are a rule bug
-            raise AssertionError(f"release rules leave {group} keys unset: {_list(list(absent))}")
+            raise AssertionError(f"release rules leave {group} keys unset: {short_list(absent)}")
     if stage == 2:
         if not out["hubert"]:
             missing.append(HUBERT_PREFIX + "* (the fine-tuned HuBERT)")
@@ -607,11 +601,11 @@ def map_release_state(
     if missing or unknown or problems:
         parts = []
         if missing:
-            parts.append(f"missing keys: {_list(missing)}")
+            parts.append(f"missing keys: {short_list(missing)}")
         if unknown:
-            parts.append(f"unknown keys: {_list(unknown)}")
+            parts.append(f"unknown keys: {short_list(unknown)}")
         if problems:
-            parts.append(f"mis-shaped or wrong values: {_list(problems)}")
+            parts.append(f"mis-shaped or wrong values: {short_list(problems)}")
         raise LsfError(
             f"the checkpoint does not match the released {found} stage-{stage} layout ("
             + "; ".join(parts)
