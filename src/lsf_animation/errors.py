@@ -13,7 +13,9 @@ class LsfError(Exception):
 
 def short_list(items: Iterable[str], limit: int = 12) -> str:
     """Sorted items joined by commas for a message, the first `limit` of them, then how many
-    there are in all ("" when there are none)."""
+    there are in all ("none" when there are none)."""
     names = sorted(items)
+    if not names:
+        return "none"
     more = f", ... ({len(names)} in all)" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more

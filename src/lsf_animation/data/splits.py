@@ -178,23 +178,21 @@ def select_clips(
         chosen = [c for c in clips if in_probtalk3d_part(c, part)]
         if not chosen:
             ranges = PROBTALK3D_SENTENCES
-            sentences = short_list({f"{c.sentence:03d}" for c in clips}) or "none"
             raise LsfError(
                 f"split 'probtalk3d' part {part!r} selects no clips: it takes neutral sentences "
                 f"{ranges['neutral'][part][0]}-{ranges['neutral'][part][1]} and emotional "
                 f"sentences {ranges['emotional'][part][0]}-{ranges['emotional'][part][1]}; the "
-                f"corpus has sentences {sentences}"
+                f"corpus has sentences {short_list({f'{c.sentence:03d}' for c in clips})}"
             )
         return chosen
     subjects = set(stage_subjects(split_name, stage, stage1_protocol, corpus_root)[part])
     chosen = [c for c in clips if c.subject in subjects]
     if not chosen:
         protocol = f", stage-1 protocol {stage1_protocol!r}" if stage == 1 else ""
-        expected = short_list(subjects) or "none"
-        present = short_list({c.subject for c in clips}) or "none"
         raise LsfError(
             f"split {split_name!r} part {part!r} (stage {stage}{protocol}) selects no clips: it "
-            f"expects speakers {expected}; the corpus has speakers {present}. Choose the split "
-            "that matches the corpus (the synthetic corpus uses 'synthetic')"
+            f"expects speakers {short_list(subjects)}; the corpus has speakers "
+            f"{short_list({c.subject for c in clips})}. Choose the split that matches the corpus "
+            "(the synthetic corpus uses 'synthetic')"
         )
     return chosen
