@@ -126,6 +126,21 @@ def test_stage2_stopped_and_resumed_ends_bit_identical(corpus, uninterrupted, tm
 
 
 @pytest.mark.slow
+def test_stage2_with_weight_averaging_resumes_bit_identical(corpus, uninterrupted, tmp_path):
+    prior = ["--prior", str(uninterrupted / "stage1" / "model.ckpt"), "--set",
+             "stage2.ema_decay=0.9"]  # fmt: skip
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    assert main(_args("stage2", corpus, whole, "--max-epochs", "4", *prior)) == 0
+    assert main(_args("stage2", corpus, stopped, "--max-epochs", "2", *prior)) == 0
+    assert main(_args("stage2", corpus, stopped, "--max-epochs", "4", "--resume", *prior)) == 0
+    for name in ("checkpoints/last.ckpt", "model.ckpt"):
+        _assert_identical(stopped / "stage2" / name, whole / "stage2" / name)
+    last = torch.load(whole / "stage2" / "checkpoints" / "last.ckpt", weights_only=True)
+    trained, averaged = last["current_model_state"], last["state_dict"]
+    assert any(not torch.equal(trained[k], averaged[k]) for k in averaged)
+
+
+@pytest.mark.slow
 def test_resume_continues_from_best_when_last_was_never_written(corpus, tmp_path, capsys):
     out = tmp_path / "half"
     assert main(_args("stage1", corpus, out, "--max-epochs", "1")) == 0

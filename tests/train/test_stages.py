@@ -175,6 +175,44 @@ def test_every_table2_variant_trains_in_stage2(tmp_path, prior, make_items, vari
     assert all(torch.equal(v, rebuilt.state_dict()[k]) for k, v in model.state_dict().items())
 
 
+class _RecordWeights(L.Callback):
+    """The SIE-Encoder's weights after every optimizer step, as trained (not averaged)."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, torch.Tensor]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        sie = pl_module.model.sie.state_dict()
+        self.steps.append({k: v.detach().clone() for k, v in sie.items()})
+
+
+def test_ema_decay_makes_the_model_the_moving_average_of_the_weights(tmp_path, prior, make_items):
+    sets = [*TINY, f"out={tmp_path}", "features.backbone=null", "stage2.max_epochs=2",
+            "stage2.lr=1e-3", "stage2.keep=last", "stage2.ema_decay=0.6"]  # fmt: skip
+    cfg = load_train_config(CONFIGS / "ablation_hifb.yaml", sets)
+    model = build_stage2_model(cfg, prior, 8, 4)
+    prior_before = {k: v.clone() for k, v in model.prior.state_dict().items()}
+    module = Stage2Module(model, cfg.stage2, _meta(model.cfg, 2))
+    record = _RecordWeights()
+    dm = ClipDataModule(make_items(6, 0), make_items(3, 1), 3)
+    result = fit_stage(2, module, dm, cfg, tmp_path / "stage2", progress=False,
+                       echo=lambda m: None, callbacks=[record])  # fmt: skip
+    assert len(record.steps) == 4  # 2 epochs x 2 batches
+    expected = dict(record.steps[0])
+    for step in record.steps[1:]:
+        expected = {k: 0.6 * expected[k] + 0.4 * step[k] for k in expected}
+    averaged = load_checkpoint(result.model_file, stage=2).build_model()
+    for name, value in averaged.sie.state_dict().items():
+        torch.testing.assert_close(value, expected[name], rtol=1e-5, atol=1e-6)
+    trained = record.steps[-1]
+    assert any(not torch.equal(v, trained[k]) for k, v in averaged.sie.state_dict().items())
+    # the frozen prior is not touched by the averaging, to the bit
+    assert all(torch.equal(v, averaged.prior.state_dict()[k]) for k, v in prior_before.items())
+    # the training checkpoint also keeps the weights as trained, to go on from them
+    raw = torch.load(result.last, weights_only=True)["current_model_state"]
+    assert all(torch.equal(raw[f"model.sie.{k}"], v) for k, v in trained.items())
+
+
 def test_model_file_drops_training_state(tmp_path, prior, make_items):
     _, _, result = _stage1(tmp_path, make_items, ["stage1.max_epochs=1"])
     raw = torch.load(result.best, weights_only=True)

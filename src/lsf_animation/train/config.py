@@ -125,6 +125,10 @@ class StageSection:
         batch_size: replaces `data.batch_size` for this stage when set.
         keep: which epoch becomes the stage's model.ckpt: "best" (lowest validation loss) or
             "last" (the final one; pair it with a patience of at least max_epochs).
+        ema_decay: keep an exponential moving average of the weights, updated after every
+            optimizer step with this decay (Lightning's `WeightAveraging`); validation, the
+            checkpoints and model.ckpt then hold the average (training goes on from the raw
+            weights, which the checkpoints also keep). None = the weights as trained.
     """
 
     optimizer: str = "adam"
@@ -138,6 +142,7 @@ class StageSection:
     gradient_clip: float | None = None
     batch_size: int | None = None
     keep: str = "best"
+    ema_decay: float | None = None
 
 
 @dataclass
@@ -265,6 +270,11 @@ class TrainConfig:
                 raise LsfError(f"{name}: lr must be >= 0, max_epochs >= 1 and patience >= 0")
             if stage.keep not in ("best", "last"):
                 raise LsfError(f"{name}.keep must be best or last, got {stage.keep!r}")
+            if stage.ema_decay is not None and not 0 < stage.ema_decay < 1:
+                raise LsfError(
+                    f"{name}.ema_decay must be null or between 0 and 1 (e.g. 0.999), got "
+                    f"{stage.ema_decay}"
+                )
             batch = stage.batch_size or self.data.batch_size
             if batch < 1:
                 raise LsfError(f"{name}: the batch size must be at least 1, got {batch}")

@@ -28,7 +28,13 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    TQDMProgressBar,
+    WeightAveraging,
+)
 from lightning.pytorch.loggers import CSVLogger, Logger
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
@@ -159,6 +165,19 @@ def _min_epochs(stage: StageSection) -> int | None:
     return None
 
 
+def _ema(decay: float) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """One step of an exponential moving average, for `torch.optim.swa_utils.AveragedModel`:
+    decay x average + (1 - decay) x current. A weight equal to its average (a frozen one: the
+    prior in stage 2) is taken as it is, so it stays bit-exact."""
+
+    def update(average: torch.Tensor, current: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+        if torch.equal(average, current):
+            return current
+        return torch.lerp(current, average, decay)
+
+    return update
+
+
 def build_trainer(
     cfg: TrainConfig,
     stage: StageSection,
@@ -192,6 +211,8 @@ def build_trainer(
     all_callbacks: list[Callback] = [
         checkpoint, latest, stopping, _CropEpoch(), RandomStateCheckpoint(), *callbacks,
     ]  # fmt: skip
+    if stage.ema_decay is not None:
+        all_callbacks.append(WeightAveraging(use_buffers=False, avg_fn=_ema(stage.ema_decay)))
     if progress:
         all_callbacks.append(TQDMProgressBar())
     loggers: list[Logger] = [CSVLogger(out_dir, name="logs", flush_logs_every_n_steps=1)]
