@@ -16,6 +16,8 @@ width): what a model that only follows loudness would score.
         --no-record --json x.json                                      # an experiment
     .venv/bin/python benchmarks/real_speech_lips.py --checkpoint C --transcript   # phonetic
         # models: their offline-phonetic stream aligned to the transcript instead of recognized
+    .venv/bin/python benchmarks/real_speech_lips.py --recognizer allphone   # phonetic models:
+        # phones recognized another way than the checkpoint's own
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ def read_transcription(folder: Path) -> dict[str, str]:
 
 
 def measure_checkpoint(
-    checkpoint: str, folder: Path, use_transcript: bool = False, seeds: int = 1
+    checkpoint: str,
+    folder: Path,
+    use_transcript: bool = False,
+    seeds: int = 1,
+    recognizer: str | None = None,
 ) -> dict[str, dict]:
     """{"clips": {name: [PhoneLipSync per seed]}, "baseline": {name: PhoneLipSync}}."""
     from lsf_animation.api import Animator
@@ -64,7 +70,8 @@ def measure_checkpoint(
         transcript = text if use_transcript and phonetic else None
         clips[name] = []
         for seed in range(seeds):
-            verts = animator.animate(wav, seed=seed, transcript=transcript).vertices()
+            anim = animator.animate(wav, seed=seed, transcript=transcript, recognizer=recognizer)
+            verts = anim.vertices()
             aperture = lip_gap(animator.face, verts)
             width = mouth_width(animator.face, verts)
             envelope = speech_envelope(wav, len(aperture))
@@ -109,11 +116,17 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="demo")
     parser.add_argument("--clips", type=Path, default=LIBRIVOX)
     parser.add_argument("--transcript", action="store_true")
+    parser.add_argument("--recognizer", choices=["words", "allphone"],
+                        help="phonetic models without --transcript: recognize this way instead "
+                        "of the checkpoint's own")  # fmt: skip
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--seeds", type=int, default=5, help="samples pooled in the last row")
     args = parser.parse_args()
-    result = measure_checkpoint(args.checkpoint, args.clips, args.transcript, args.seeds)
+    recognizer = None if args.transcript else args.recognizer
+    result = measure_checkpoint(
+        args.checkpoint, args.clips, args.transcript, args.seeds, recognizer
+    )
     model = {name: runs[0] for name, runs in result["clips"].items()}
     base = result["baseline"]
     pooled = {
@@ -153,6 +166,7 @@ def main() -> None:
     body = (
         f"Checkpoint `{args.checkpoint}`"
         + (" (phonetic stream aligned to the transcript)" if args.transcript else "")
+        + (f" (phones recognized by `{recognizer}`)" if recognizer else "")
         + f", {len(model)} clips of `{args.clips.name}`, built-in face, zero shape, one sample "
         "(seed 0). Phones by PocketSphinx forced alignment of the transcript; the mouth is read "
         "at each phone's centre frame (aperture scaled to the clip's range, 0 = most closed). "
@@ -168,6 +182,8 @@ def main() -> None:
         section = "Phone-level lip sync on real speech"
         if args.transcript:
             section += ", with the transcript"
+        elif recognizer:
+            section += f", phones by {recognizer}"
         record(section, "benchmarks/real_speech_lips.py", body)
 
 

@@ -13,6 +13,7 @@ import torch
 from fixtures_train import TINY_MODEL
 from lsf_animation import api
 from lsf_animation.api import Animator
+from lsf_animation.audio.features import get_extractor
 from lsf_animation.audio.load import load_audio
 from lsf_animation.cli import main
 from lsf_animation.errors import LsfError
@@ -378,3 +379,27 @@ def test_transcript_aligns_the_phones_from_text_or_file(
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "pronouncing dictionary" in err[0]
     assert not (tmp_path / "bad").exists()
+
+
+def test_recognizer_choice_at_inference(
+    trained: dict[str, Path], speech: np.ndarray, tmp_path: Path
+) -> None:
+    """The demo config recognizes words and aligns them; `recognizer="allphone"` (`animate
+    --recognizer allphone`) decodes the phones directly for the same model: other phones, other
+    motion; naming the checkpoint's own recognizer changes nothing."""
+    fresh = Animator.from_checkpoint(trained["stage2"])
+    own = fresh.animate(speech, seed=0).motion
+    np.testing.assert_array_equal(fresh.animate(speech, seed=0, recognizer="words").motion, own)
+    allphone = fresh.animate(speech, seed=0, recognizer="allphone").motion
+    assert allphone.shape == own.shape and not np.array_equal(allphone, own)
+    common = ["animate", str(trained["wav"]), "--checkpoint", str(trained["stage2"]),
+              "--no-video", "--seed", "0", "--out"]  # fmt: skip
+    assert main([*common, str(tmp_path / "a"), "--recognizer", "allphone"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "motion.npz")["motion"], allphone)
+    with pytest.raises(LsfError, match="recognizer must be one of allphone, words"):
+        fresh.animate(speech, recognizer="neural")
+    fresh.extractors = {**fresh.extractors, "motion": get_extractor("offline-motion")}
+    with pytest.raises(LsfError, match="the recognizer applies only to a model whose motion"):
+        fresh.animate(speech, recognizer="words")
+    with pytest.raises(LsfError, match="leave out the transcript"):
+        fresh.animate(speech, transcript="hello")

@@ -110,6 +110,7 @@ class _Request:
     temperature: float
     generator: torch.Generator
     phones: list[PhoneSegment] | None = None  # the whole utterance's, aligned to a transcript
+    recognizing: PhoneticExtractor | None = None  # the motion stream with another recognizer
 
 
 class Animator:
@@ -218,6 +219,8 @@ class Animator:
         if req.phones is not None:
             motion = cast("PhoneticExtractor", self.extractors["motion"])
             replaced["motion"] = motion.reading(req.phones, start / FPS)
+        elif req.recognizing is not None:
+            replaced["motion"] = req.recognizing
         feats = self.streams.compute_all(lanes, wav, replaced)
         return lanes.submit(MODEL_LANE, self._sample, feats, frames, req).result()
 
@@ -228,16 +231,19 @@ class Animator:
 
         return isinstance(self.extractors["motion"], PhoneticExtractor)
 
+    def _require_phonetic(self, option: str) -> None:
+        if not self.takes_transcript:
+            raise LsfError(
+                f"{option} applies only to a model whose motion stream is offline-phonetic; this "
+                f"checkpoint's is {self.extractors['motion'].name!r}: leave out {option}"
+            )
+
     def _aligned_phones(self, wav: Waveform, transcript: str) -> list[PhoneSegment]:
         """The phones of the whole utterance aligned to `transcript`, for a model whose motion
         stream is offline-phonetic."""
-        motion = self.extractors["motion"]
-        if not self.takes_transcript:
-            raise LsfError(
-                f"a transcript helps only a model whose motion stream is offline-phonetic; this "
-                f"checkpoint's is {motion.name!r}: leave out the transcript"
-            )
-        return cast("PhoneticExtractor", motion).align_utterance(wav.samples, transcript)
+        self._require_phonetic("the transcript")
+        motion = cast("PhoneticExtractor", self.extractors["motion"])
+        return motion.align_utterance(wav.samples, transcript)
 
     def _shape(
         self, shape: np.ndarray | FaceShape | None, neutral_mesh: np.ndarray | None
@@ -267,6 +273,7 @@ class Animator:
         window_seconds: float = WINDOW_SECONDS,
         overlap_seconds: float = OVERLAP_SECONDS,
         transcript: str | None = None,
+        recognizer: str | None = None,
     ) -> Animation:
         """Animate speech.
 
@@ -284,6 +291,9 @@ class Animator:
             transcript: the words spoken (English), for a model whose motion stream is
                 offline-phonetic: the phones are then aligned to them over the whole audio
                 (exact phones) instead of recognized window by window.
+            recognizer: for such a model without a transcript, how the phones are recognized:
+                "words" (the words, then aligned: more exact phones) or "allphone" (the phones
+                directly: several times faster); None = the checkpoint's own setting.
 
         Returns:
             An `Animation` of round(duration x 25) frames.
@@ -307,9 +317,16 @@ class Animator:
             wav = Waveform.from_array(audio)
         else:
             wav = Waveform.read(audio)
+        recognizing = None
+        if recognizer is not None:
+            self._require_phonetic("the recognizer")
+            phonetic = cast("PhoneticExtractor", self.extractors["motion"])
+            recognizing = phonetic.recognizing(recognizer)
         phones = None if transcript is None else self._aligned_phones(wav, transcript)
         shape_row = torch.from_numpy(coeffs.coefficients)[None]
-        req = _Request(shape_row, num_samples, temperature, seeded_generator(seed), phones)
+        req = _Request(
+            shape_row, num_samples, temperature, seeded_generator(seed), phones, recognizing
+        )
         with self._lanes() as lanes:
             motion = windowed_motion(
                 wav.samples,

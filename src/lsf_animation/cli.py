@@ -500,6 +500,13 @@ def _transcript_text(value: str | None) -> str | None:
     "to them instead of recognized (models whose motion stream is offline-phonetic, as the "
     "demo model's).",
 )
+@click.option(
+    "--recognizer",
+    type=click.Choice(["words", "allphone"]),
+    help="Without --transcript, for such a model: recognize the words and align them (more exact "
+    "phones; the demo model's default) or the phones directly (several times faster). Default: "
+    "the checkpoint's setting.",
+)
 def animate(
     audio: Path,
     shape_file: Path | None,
@@ -520,6 +527,7 @@ def animate(
     emotion2vec: Path | None,
     assets: Path | None,
     transcript: str | None,
+    recognizer: str | None,
 ) -> None:
     """Animate the speech in AUDIO: writes motion.npz, vertices.npy, heatmaps, animation.mp4
     (and with the options an OBJ sequence, animation.glb, ARKit-52 curves). Memory does not
@@ -558,7 +566,7 @@ def animate(
     animator = Animator.from_checkpoint(checkpoint, face=face_model, encoders=encoders)
     started = time.perf_counter()
     animation = animator.animate(
-        wav, shape, mesh, samples, temperature, seed, transcript=words
+        wav, shape, mesh, samples, temperature, seed, transcript=words, recognizer=recognizer
     )
     elapsed = time.perf_counter() - started
     files = write_animation(

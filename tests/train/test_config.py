@@ -30,7 +30,8 @@ def test_paper_preset_follows_the_spec():
 def test_demo_preset_uses_offline_features_and_small_sizes():
     cfg = load_train_config(CONFIGS / "demo.yaml")
     assert cfg.features.motion.name == "offline-phonetic"
-    assert cfg.features.motion.options == {"transcripts": True, "loudness": True}
+    assert cfg.features.motion.options == {"transcripts": True, "loudness": True,
+                                           "recognizer": "words"}  # fmt: skip
     assert cfg.features.emotion is not None and cfg.features.emotion.name == "offline-voice"
     assert cfg.features.backbone is None
     assert cfg.data.split == "synthetic"
@@ -107,6 +108,7 @@ def test_round_trip_through_a_dict():
         ("- a\n- b\n", "must hold a mapping"),
         ("stage1: [\n", "not valid YAML"),
         ("stage2:\n  keep: newest\n", "stage2.keep must be best or last"),
+        ("stage2:\n  ema_decay: 1.0\n", "stage2.ema_decay must be null or between 0 and 1"),
         ("stage1:\n  warmup_loss: l3\n", "stage1.warmup_loss must be null or one of l1, l2"),
         ("stage1:\n  warmup_epochs: -1\n", "stage1.warmup_epochs must be >= 0"),
     ],

@@ -1,11 +1,14 @@
 """The "offline-phonetic" extractor: which English phone is being spoken, at 50 Hz.
 
 PocketSphinx (the `pocketsphinx` wheel, BSD, with its US English acoustic model, dictionary and
-phone language model inside) finds the phones: by allphone decoding (recognition with a phone
-bigram, no words) or, when the transcript is known, by forced alignment of the transcript's
-dictionary pronunciations, which gives the exact phones. Its acoustic model was trained on real
-recordings, so the phones it finds on a real voice are far more stable than spectral features
-of a model trained on synthetic speech. English only: the acoustic model, the phone set and the
+word and phone language models inside) finds the phones: when the transcript is known, by forced
+alignment of its words' dictionary pronunciations, which gives the exact phones; otherwise by
+recognition, either of the words (option `recognizer: words`: the word language model, then the
+recognized words aligned like a transcript) or of the phones directly (`allphone`: a phone
+bigram, no words; faster, and on LibriVox speech its phone strings are about half wrong against
+a sixth from the words). Its acoustic model was trained on real recordings, so the phones it
+finds on a real voice are far more stable than spectral features of a model trained on
+synthetic speech. English only: the acoustic model, the phone set and the
 dictionary are US English; other languages give phone strings of poor quality.
 
 Each 50 Hz frame (HuBERT's grid: frame t covers samples [320 t, 320 t + 400)) holds, per unit,
@@ -98,6 +101,8 @@ _ALIGN_SETTINGS: tuple[dict[str, object], ...] = (
 transcript's grammar, and then the phone pass cannot start. Measured on 40 synthetic (eSpeak)
 clips: 80% aligned with PocketSphinx's defaults, 95% without best-path rescoring, 97.5% with
 the three in turn; all five LibriVox clips align with the defaults."""
+MIN_ALIGN_SAMPLES = 10 * FEATURE_WINDOW_SAMPLES
+"""Speech shorter than this (0.25 s) is not aligned to a transcript."""
 _PS_HOP_S = 0.010
 _PS_OFFSET_S = (410 / 2 - 160 / 2) / SAMPLE_RATE  # frame centre minus half a hop: 7.8 ms
 
@@ -115,6 +120,9 @@ class PhoneSegment:
         return 0.5 * (self.start_s + self.end_s)
 
 
+RECOGNIZERS = ("allphone", "words")
+
+
 @dataclass(frozen=True)
 class PhoneticConfig:
     """Settings of the phonetic features (all are part of the fingerprint).
@@ -130,7 +138,10 @@ class PhoneticConfig:
         language_weight: weight of the phone bigram in recognition (PocketSphinx `lw`); 2 agrees
             best with forced alignment on LibriVox (64% of frames, against 60% at the default
             6.5).
-        beam: pruning beam of recognition (`beam` and `pbeam`).
+        beam: pruning beam of allphone recognition (`beam` and `pbeam`).
+        recognizer: how phones are recognized without a transcript: "allphone" (phone decoding)
+            or "words" (word decoding, then the words aligned; falls back to allphone where no
+            words are found or they cannot be aligned).
         loudness: append the level column (module docstring).
         voice: append the `offline-voice` columns (its default settings).
     """
@@ -140,6 +151,7 @@ class PhoneticConfig:
     transcripts: bool = False
     language_weight: float = 2.0
     beam: float = 1e-20
+    recognizer: str = "allphone"
     loudness: bool = False
     voice: bool = False
 
@@ -213,9 +225,10 @@ class PhoneRecognizer:
         self.beam = beam
         self._aligners: list[Decoder] = []
         self._allphone: Decoder | None = None
+        self._words: Decoder | None = None
 
     def __getstate__(self) -> dict[str, object]:  # decoders are rebuilt in another process
-        return {**self.__dict__, "_aligners": [], "_allphone": None}
+        return {**self.__dict__, "_aligners": [], "_allphone": None, "_words": None}
 
     def _decode(self, decoder: Decoder, wav: np.ndarray) -> None:
         # The front end keeps state (noise estimate) from one utterance to the next: reset it,
@@ -247,6 +260,41 @@ class PhoneRecognizer:
             for s in self._allphone.seg() or ()  # None when nothing was decoded
         ]
 
+    def recognize_words(self, wav: np.ndarray) -> list[str]:
+        """Words of (N,) float32 16 kHz speech by decoding with PocketSphinx's US English word
+        language model and dictionary (fillers and noise left out)."""
+        from pocketsphinx import Decoder
+
+        wav = _check_wav(wav)
+        if len(wav) < FEATURE_WINDOW_SAMPLES:
+            return []
+        if self._words is None:
+            model = _model_dir()
+            self._words = Decoder(
+                loglevel="FATAL",
+                hmm=str(model / "en-us"),
+                lm=str(model / "en-us.lm.bin"),
+                dict=str(model / "cmudict-en-us.dict"),
+            )
+        self._decode(self._words, wav)
+        hyp = self._words.hyp()
+        if hyp is None:
+            return []
+        # fillers (<sil>, [NOISE]) and alternate-pronunciation marks (the(2)) are not words
+        return transcript_words(re.sub(r"<[^>]*>|\[[^]]*\]|\(\d+\)", " ", hyp.hypstr))
+
+    def recognize_aligned(self, wav: np.ndarray) -> list[PhoneSegment]:
+        """Phones of (N,) float32 16 kHz speech: its recognized words (`recognize_words`)
+        aligned like a transcript; allphone recognition where no words are found or they cannot
+        be aligned."""
+        words = self.recognize_words(wav)
+        if words and len(_check_wav(wav)) >= MIN_ALIGN_SAMPLES:
+            try:
+                return self.align(wav, " ".join(words))
+            except LsfError:
+                pass
+        return self.recognize(wav)
+
     def align(self, wav: np.ndarray, transcript: str) -> list[PhoneSegment]:
         """Phones of (N,) float32 16 kHz speech saying `transcript`, by forced alignment.
 
@@ -269,7 +317,7 @@ class PhoneRecognizer:
                 f"{', '.join(unknown[:10])}; spell them as they sound with dictionary words, or "
                 "leave out the transcript"
             )
-        if len(wav) < 10 * FEATURE_WINDOW_SAMPLES:
+        if len(wav) < MIN_ALIGN_SAMPLES:
             raise LsfError("the speech is too short to align a transcript to (under 0.25 s)")
         alignment, error = None, "no path through the transcript"
         for level, settings in enumerate(_ALIGN_SETTINGS):
@@ -342,6 +390,11 @@ class PhoneticExtractor:
             raise LsfError(
                 f"offline-phonetic units must be 'phones' or 'visemes', got {c.units!r}"
             )
+        if c.recognizer not in RECOGNIZERS:
+            raise LsfError(
+                f"offline-phonetic recognizer must be one of {', '.join(RECOGNIZERS)}, got "
+                f"{c.recognizer!r}"
+            )
         if c.transcript is not None and not transcript_words(c.transcript):
             raise LsfError("the transcript has no words; give the text that is spoken")
         if not c.language_weight > 0 or not 0 < c.beam < 1:
@@ -363,8 +416,8 @@ class PhoneticExtractor:
         from importlib.metadata import version
 
         config = asdict(self.config)
-        for option in ("loudness", "voice"):
-            if not config[option]:
+        for option, default in (("loudness", False), ("voice", False), ("recognizer", "allphone")):
+            if config[option] == default:
                 del config[option]  # options added later: features without them keep their hash
         if self.voice is not None:
             config["voice"] = self.voice.fingerprint()
@@ -404,6 +457,14 @@ class PhoneticExtractor:
         ]
         return reader
 
+    def recognizing(self, recognizer: str) -> PhoneticExtractor:
+        """This extractor recognizing phones with `recognizer` (`RECOGNIZERS`) where no
+        transcript gives them, its decoders shared: at inference, speed against accuracy.
+        Features of the other recognizer estimate the same phones."""
+        other = PhoneticExtractor(**{**asdict(self.config), "recognizer": recognizer})
+        other.recognizer = self.recognizer
+        return other
+
     def phones(self, wav: np.ndarray) -> list[PhoneSegment]:
         """The phone segments the features are made from (given, aligned or recognized)."""
         if self._given is not None:
@@ -414,6 +475,8 @@ class PhoneticExtractor:
             except LsfError:
                 if not self.recognize_if_unaligned:
                     raise
+        if self.config.recognizer == "words":
+            return self.recognizer.recognize_aligned(wav)
         return self.recognizer.recognize(wav)
 
     def __call__(self, wav: np.ndarray) -> np.ndarray:
