@@ -206,6 +206,11 @@ def test_word_recognizer_option(espeak_speech: np.ndarray) -> None:
     feats = words(espeak_speech)
     assert feats.shape == allphone(espeak_speech).shape
     np.testing.assert_allclose(feats.sum(axis=1), 1.0, atol=1e-5)
+    # eSpeak's voice is heard as "my mother like a gorilla": the first words' phones, in order
+    found = PhoneRecognizer().recognize_words(espeak_speech)
+    assert found[:2] == ["my", "mother"]
+    spoken = [PHONES[i] for i in _runs(feats.argmax(axis=1)) if PHONES[i] != SILENCE]
+    assert spoken[:6] == ["M", "AY", "M", "AH", "DH", "ER"]
     # no words in silence: the allphone phones stand in
     silence = np.zeros(16000, np.float32)
     np.testing.assert_array_equal(words(silence), allphone(silence))
