@@ -8,8 +8,8 @@ recognized words aligned like a transcript) or of the phones directly (`allphone
 bigram, no words; faster, and on LibriVox speech its phone strings are about half wrong against
 a sixth from the words). Its acoustic model was trained on real recordings, so the phones it
 finds on a real voice are far more stable than spectral features of a model trained on
-synthetic speech. English only: the acoustic model, the phone set and the
-dictionary are US English; other languages give phone strings of poor quality.
+synthetic speech. English only: the acoustic model, the phone set and the dictionary are US
+English; other languages give phone strings of poor quality.
 
 Each 50 Hz frame (HuBERT's grid: frame t covers samples [320 t, 320 t + 400)) holds, per unit,
 the share of the frame's 25 ms window the unit occupies, so the row sums to 1 (a one-hot inside a
@@ -101,8 +101,6 @@ _ALIGN_SETTINGS: tuple[dict[str, object], ...] = (
 transcript's grammar, and then the phone pass cannot start. Measured on 40 synthetic (eSpeak)
 clips: 80% aligned with PocketSphinx's defaults, 95% without best-path rescoring, 97.5% with
 the three in turn; all five LibriVox clips align with the defaults."""
-MIN_ALIGN_SAMPLES = 10 * FEATURE_WINDOW_SAMPLES
-"""Speech shorter than this (0.25 s) is not aligned to a transcript."""
 _PS_HOP_S = 0.010
 _PS_OFFSET_S = (410 / 2 - 160 / 2) / SAMPLE_RATE  # frame centre minus half a hop: 7.8 ms
 
@@ -286,9 +284,9 @@ class PhoneRecognizer:
     def recognize_aligned(self, wav: np.ndarray) -> list[PhoneSegment]:
         """Phones of (N,) float32 16 kHz speech: its recognized words (`recognize_words`)
         aligned like a transcript; allphone recognition where no words are found or they cannot
-        be aligned."""
+        be aligned (`align` refuses speech too short to align, too)."""
         words = self.recognize_words(wav)
-        if words and len(_check_wav(wav)) >= MIN_ALIGN_SAMPLES:
+        if words:
             try:
                 return self.align(wav, " ".join(words))
             except LsfError:
@@ -317,7 +315,7 @@ class PhoneRecognizer:
                 f"{', '.join(unknown[:10])}; spell them as they sound with dictionary words, or "
                 "leave out the transcript"
             )
-        if len(wav) < MIN_ALIGN_SAMPLES:
+        if len(wav) < 10 * FEATURE_WINDOW_SAMPLES:
             raise LsfError("the speech is too short to align a transcript to (under 0.25 s)")
         alignment, error = None, "no path through the transcript"
         for level, settings in enumerate(_ALIGN_SETTINGS):
