@@ -9,7 +9,10 @@ phone's centre frame and scored by `eval.phone_lips`: bilabials closed (relative
 < 0.2), rounding ratio (width at /UW OW W/ over width at /IY EH IH/), open-vowel median
 aperture, best lag of the aperture against the speech envelope, and the envelope correlation at
 lag 0. The loudness follower is the envelope itself used as the aperture (and a constant
-width): what a model that only follows loudness would score.
+width): what a model that only follows loudness would score. The corpus articulation is the
+synthetic corpus's own mouth motion (`data.synth.visemes`, neutral, no speaker style) made from
+the aligned phones: what a model that learned its training corpus perfectly, and heard every
+phone right, would score.
 
     .venv/bin/python benchmarks/real_speech_lips.py                   # the packaged demo model
     .venv/bin/python benchmarks/real_speech_lips.py --checkpoint runs/x/stage2/model.ckpt \
@@ -52,18 +55,21 @@ def measure_checkpoint(
     seeds: int = 1,
     recognizer: str | None = None,
 ) -> dict[str, dict]:
-    """{"clips": {name: [PhoneLipSync per seed]}, "baseline": {name: PhoneLipSync}}."""
+    """{"clips": {name: [PhoneLipSync per seed]}, "baseline": {name: PhoneLipSync},
+    "articulation": {name: PhoneLipSync}}."""
     from lsf_animation.api import Animator
     from lsf_animation.audio.load import load_audio
     from lsf_animation.audio.phonetic import PhoneRecognizer
     from lsf_animation.eval.lipsync import speech_envelope
     from lsf_animation.eval.phone_lips import phone_lip_sync
+    from lsf_animation.face.flame import FlameLayer, motion_to_vertices
     from lsf_animation.face.measure import lip_gap, mouth_width
 
     animator = Animator.from_checkpoint(checkpoint)
+    layer = FlameLayer(animator.face)
     phonetic = animator.checkpoint.features.motion.name == "offline-phonetic"
     aligner = PhoneRecognizer()
-    clips, baseline = {}, {}
+    clips, baseline, articulation = {}, {}, {}
     for name, text in sorted(read_transcription(folder).items()):
         wav = load_audio(folder / f"{name}.wav")
         phones = aligner.align(wav, text)
@@ -77,7 +83,31 @@ def measure_checkpoint(
             envelope = speech_envelope(wav, len(aperture))
             clips[name].append(phone_lip_sync(aperture, width, envelope, phones))
         baseline[name] = phone_lip_sync(envelope, np.full(len(envelope), 0.05), envelope, phones)
-    return {"clips": clips, "baseline": baseline}
+        verts = motion_to_vertices(layer, corpus_articulation(phones, len(envelope)))
+        articulation[name] = phone_lip_sync(
+            lip_gap(animator.face, verts), mouth_width(animator.face, verts), envelope, phones
+        )
+    return {"clips": clips, "baseline": baseline, "articulation": articulation}
+
+
+def corpus_articulation(phones, num_frames: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """(T, 53) the synthetic corpus's neutral mouth motion for PhoneSegments, lips closed on
+    the bilabials as the corpus closes them."""
+    from lsf_animation.audio.phonetic import VISEME_OF_PHONE
+    from lsf_animation.data.synth.visemes import (
+        close_lips,
+        lip_closure,
+        mouth_trajectory,
+        place_channels,
+    )
+
+    intervals = [(VISEME_OF_PHONE[p.phone], p.start_s, p.end_s) for p in phones]
+    mouth = mouth_trajectory(intervals, num_frames)
+    exp, jaw = place_channels(mouth, 50)
+    exp = close_lips(exp, jaw, lip_closure(mouth))
+    motion = np.zeros((num_frames, 53), np.float32)
+    motion[:, :50], motion[:, 50] = exp, jaw
+    return motion
 
 
 def summary(result) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -95,8 +125,10 @@ def summary(result) -> dict[str, float]:  # type: ignore[no-untyped-def]
 
 def row(label: str, s: dict[str, float]) -> list[str]:
     lags = s["frame_lags_ms"]
-    frame_lags = ", ".join(f"{x:+d}" for x in lags) if len(lags) <= 1 else (
-        f"{sum(x == 0 for x in lags)}/{len(lags)} at 0"
+    frame_lags = (
+        ", ".join(f"{x:+d}" for x in lags)
+        if len(lags) <= 1
+        else (f"{sum(x == 0 for x in lags)}/{len(lags)} at 0")
     )
     return [
         label,
@@ -110,13 +142,14 @@ def row(label: str, s: dict[str, float]) -> list[str]:
 
 
 def main() -> None:
+    from lsf_animation.audio.phonetic import RECOGNIZERS
     from lsf_animation.eval.phone_lips import pool
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoint", default="demo")
     parser.add_argument("--clips", type=Path, default=LIBRIVOX)
     parser.add_argument("--transcript", action="store_true")
-    parser.add_argument("--recognizer", choices=["words", "allphone"],
+    parser.add_argument("--recognizer", choices=RECOGNIZERS,
                         help="phonetic models without --transcript: recognize this way instead "
                         "of the checkpoint's own")  # fmt: skip
     parser.add_argument("--no-record", action="store_true")
@@ -132,12 +165,14 @@ def main() -> None:
     pooled = {
         "model": summary(pool(list(model.values()))),
         "baseline": summary(pool(list(base.values()))),
+        "articulation": summary(pool(list(result["articulation"].values()))),
         "model_seeds": summary(pool([r for runs in result["clips"].values() for r in runs])),
     }
     rows = [row(f"`{name[-4:]}` model", summary(model[name])) for name in model]
     rows += [row(f"`{name[-4:]}` loudness", summary(base[name])) for name in base]
     rows.append(row("**pooled, model**", pooled["model"]))
     rows.append(row("**pooled, loudness follower**", pooled["baseline"]))
+    rows.append(row("pooled, corpus articulation", pooled["articulation"]))
     rows.append(row(f"pooled, model, seeds 0-{args.seeds - 1}", pooled["model_seeds"]))
     if args.json:
         args.json.write_text(
@@ -172,9 +207,11 @@ def main() -> None:
         "at each phone's centre frame (aperture scaled to the clip's range, 0 = most closed). "
         "Lag > 0: the mouth moves after the sound (parabola-refined median over clips; the "
         "whole-frame lags in brackets). The loudness follower is the speech envelope used as "
-        f"the aperture. Goal: {GOALS}. The last row pools {args.seeds} samples (seeds) of "
-        "every clip: with 29 bilabials, one sample's closed share moves by several points "
-        "from seed to seed.\n\n" + markdown_table(headers, rows)
+        "the aperture; the corpus articulation is the synthetic corpus's own mouth motion "
+        "made from the aligned phones (what a model that learned its corpus perfectly and "
+        f"heard every phone right would do). Goal: {GOALS}. The last row pools {args.seeds} "
+        "samples (seeds) of every clip: with 29 bilabials, one sample's closed share moves by "
+        "several points from seed to seed.\n\n" + markdown_table(headers, rows)
     )
     if args.no_record:
         print(body)

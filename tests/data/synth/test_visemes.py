@@ -7,8 +7,13 @@ import pytest
 
 from lsf_animation.data.synth.generate import synthesize_clip
 from lsf_animation.data.synth.speakers import make_speakers
-from lsf_animation.data.synth.visemes import viseme_class
-from lsf_animation.face.builtin import builtin_face
+from lsf_animation.data.synth.visemes import (
+    CHANNELS,
+    mouth_trajectory,
+    place_channels,
+    viseme_class,
+)
+from lsf_animation.face.builtin import EXPRESSION_NAMES, builtin_face
 from lsf_animation.face.flame import FlameLayer, motion_to_vertices
 from lsf_animation.face.measure import lip_aperture
 
@@ -51,3 +56,19 @@ def test_lips_open_on_open_vowels_and_close_on_bilabials() -> None:
     assert np.median(opened) > rest + 0.008  # > 8 mm wider than at rest
     assert np.median(closed) < rest + 0.002  # back to (about) closed
     assert np.percentile(closed, 90) < np.percentile(opened, 10)
+
+
+def test_each_mouth_channel_drives_its_own_coefficient() -> None:
+    intervals = [("open", 0.0, 0.2), ("bilabial", 0.2, 0.3), ("rounded_close", 0.3, 0.5)]
+    mouth = mouth_trajectory(intervals, 15)
+    exp, jaw = place_channels(mouth, 50)
+    assert exp.shape == (15, 50) and jaw.shape == (15,)
+    used = []
+    for k, channel in enumerate(CHANNELS):
+        if channel == "jaw":
+            np.testing.assert_array_equal(jaw, mouth[:, k])
+        else:
+            used.append(EXPRESSION_NAMES.index(channel))
+            np.testing.assert_array_equal(exp[:, used[-1]], mouth[:, k])
+    assert not np.delete(exp, used, axis=1).any()
+    assert np.ptp(jaw) > 0.1  # the open vowel opens the jaw, the bilabial closes it

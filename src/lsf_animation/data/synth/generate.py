@@ -45,6 +45,7 @@ from lsf_animation.data.synth.visemes import (
     lip_closure,
     mouth_trajectory,
     phoneme_intervals,
+    place_channels,
 )
 from lsf_animation.errors import LsfError
 from lsf_animation.face.builtin import EXPRESSION_NAMES
@@ -145,14 +146,11 @@ def synthesize_clip(
         "lip_funnel": style.round_amplitude,
         "lip_stretch": style.spread_amplitude,
     }
-    exp = np.zeros((num_frames, NUM_EXP))
+    exp, jaw_opening = place_channels(
+        mouth * gain * np.array([channel_gain.get(c, 1.0) for c in CHANNELS]), NUM_EXP
+    )
     jaw = np.zeros((num_frames, 3))
-    for k, channel in enumerate(CHANNELS):
-        values = mouth[:, k] * gain * channel_gain.get(channel, 1.0)
-        if channel == "jaw":
-            jaw[:, 0] = values
-        else:
-            exp[:, _e(channel)] += values
+    jaw[:, 0] = jaw_opening
 
     # Emotion: the level's pattern, breathing with the voice's energy (slowly).
     energy = _frame_energy(audio, num_frames)

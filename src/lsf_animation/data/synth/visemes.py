@@ -184,6 +184,17 @@ def mouth_trajectory(
 
 
 
+def place_channels(mouth: np.ndarray, num_expression: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mouth channels on the face: ((T, num_expression) expression coefficients, zero but for
+    the channels', and (T,) jaw opening in radians), from (T, len(CHANNELS)) channel values
+    (a `mouth_trajectory`, maybe scaled per channel)."""
+    exp = np.zeros((len(mouth), num_expression))
+    for k, channel in enumerate(CHANNELS):
+        if channel != "jaw":
+            exp[:, EXPRESSION_NAMES.index(channel)] = mouth[:, k]
+    return exp, mouth[:, CHANNELS.index("jaw")].copy()
+
+
 def lip_closure(mouth: np.ndarray) -> np.ndarray:
     """(T,) in [0, 1]: how much of each frame's mouth shape is a bilabial closure, read from a
     `mouth_trajectory` output (T, len(CHANNELS)): only bilabials press the lips there."""
