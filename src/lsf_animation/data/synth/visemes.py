@@ -183,7 +183,6 @@ def mouth_trajectory(
     return traj.reshape(num_frames, SUBSTEPS, len(CHANNELS)).mean(axis=1)
 
 
-
 def place_channels(mouth: np.ndarray, num_expression: int) -> tuple[np.ndarray, np.ndarray]:
     """Mouth channels on the face: ((T, num_expression) expression coefficients, zero but for
     the channels', and (T,) jaw opening in radians), from (T, len(CHANNELS)) channel values
