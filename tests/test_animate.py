@@ -78,6 +78,20 @@ def test_windows_cover_every_frame_with_bounded_slices_and_crossfade_smoothly() 
     assert np.abs(np.diff(hard_cut[0, :, 0])).max() == 10.0  # what the cross-fade removes
 
 
+def test_window_progress_counts_every_frame_once(capsys: pytest.CaptureFixture[str]) -> None:
+    n = 16000 * 61 + 333
+
+    def predict(piece: np.ndarray, frames: int, start: int) -> np.ndarray:
+        return np.full((1, frames, 3), start, np.float32)
+
+    quiet = windowed_motion(np.zeros(n, np.float32), predict, 500, 50)
+    assert capsys.readouterr().err == ""
+    shown = windowed_motion(np.zeros(n, np.float32), predict, 500, 50, progress=True)
+    np.testing.assert_array_equal(shown, quiet)
+    total = round(n / 640)
+    assert "animate: 100%" in (err := capsys.readouterr().err) and f" {total}/{total} " in err
+
+
 def test_frame_count_is_rounded_duration_times_25() -> None:
     assert num_output_frames(16000) == 25
     assert num_output_frames(16000 + 319) == 25
@@ -206,8 +220,8 @@ def test_cli_writes_every_output_and_prints_the_real_time_factor(
     args = ["animate", str(trained["wav"]), *ck, "--out", str(out), "--neutral-mesh", str(mesh),
             "--samples", "2", "--seed", "3", "--obj"]  # fmt: skip
     assert main(args) == 0
-    printed = capsys.readouterr().out
-    assert "real-time factor:" in printed
+    printed, shown = capsys.readouterr()
+    assert "real-time factor:" in printed and "animate: 100%" in shown
     names = sorted(p.name for p in out.iterdir())
     assert names == ["animation.mp4", "heatmap_mean.png", "heatmap_std.png", "motion.npz", "obj",
                      "vertices.npy"]  # fmt: skip

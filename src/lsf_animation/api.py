@@ -274,6 +274,7 @@ class Animator:
         overlap_seconds: float = OVERLAP_SECONDS,
         transcript: str | None = None,
         recognizer: str | None = None,
+        progress: bool = False,
     ) -> Animation:
         """Animate speech.
 
@@ -294,6 +295,7 @@ class Animator:
             recognizer: for such a model without a transcript, how the phones are recognized:
                 "words" (the words, then aligned: more exact phones) or "allphone" (the phones
                 directly: several times faster); None = the checkpoint's own setting.
+            progress: show a progress bar of the frames animated (stderr), window by window.
 
         Returns:
             An `Animation` of round(duration x 25) frames.
@@ -333,6 +335,7 @@ class Animator:
                 lambda piece, frames, start: self._predict(lanes, piece, frames, start, req),
                 window,
                 overlap,
+                progress,
             )
         return Animation(MotionFile(motion, coeffs.coefficients, float(FPS)), self._face)
 

@@ -566,7 +566,15 @@ def animate(
     animator = Animator.from_checkpoint(checkpoint, face=face_model, encoders=encoders)
     started = time.perf_counter()
     animation = animator.animate(
-        wav, shape, mesh, samples, temperature, seed, transcript=words, recognizer=recognizer
+        wav,
+        shape,
+        mesh,
+        samples,
+        temperature,
+        seed,
+        transcript=words,
+        recognizer=recognizer,
+        progress=True,
     )
     elapsed = time.perf_counter() - started
     files = write_animation(

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from lsf_animation.constants import MAX_SEED, SAMPLES_PER_FRAME
 from lsf_animation.errors import LsfError
@@ -73,6 +74,7 @@ def windowed_motion(
     predict: Callable[[np.ndarray, int, int], np.ndarray],
     window_frames: int = 500,
     overlap_frames: int = 50,
+    progress: bool = False,
 ) -> np.ndarray:
     """Motion of the whole utterance from per-window predictions, cross-faded.
 
@@ -83,6 +85,7 @@ def windowed_motion(
         window_frames: at most this many frames per window (500 = 20 s).
         overlap_frames: at least this many frames shared by consecutive windows (50 = 2 s),
             < window_frames.
+        progress: show a progress bar of the frames done (stderr).
 
     Returns:
         (K, round(N / 640), D) float32.
@@ -93,18 +96,20 @@ def windowed_motion(
     starts, frames = window_plan(total, window_frames, overlap_frames)
     out: np.ndarray | None = None
     end_prev = 0
-    for start in starts:
-        motion = predict(window_audio(wav, start, frames), frames, start)
-        if out is None:
-            out = np.zeros((motion.shape[0], total, motion.shape[2]), np.float32)
-        shared = max(0, end_prev - start)  # frames this window shares with the previous ones
-        if shared:
-            # weight of the new window rises linearly from 1/(shared+1) to shared/(shared+1)
-            w = (np.arange(1, shared + 1, dtype=np.float32) / (shared + 1))[None, :, None]
-            region = slice(start, start + shared)
-            out[:, region] = (1 - w) * out[:, region] + w * motion[:, :shared]
-        out[:, start + shared : start + frames] = motion[:, shared:frames]
-        end_prev = start + frames
+    with tqdm(total=total, unit="frame", desc="animate", disable=not progress) as bar:
+        for start in starts:
+            motion = predict(window_audio(wav, start, frames), frames, start)
+            if out is None:
+                out = np.zeros((motion.shape[0], total, motion.shape[2]), np.float32)
+            shared = max(0, end_prev - start)  # frames this window shares with the previous
+            if shared:
+                # weight of the new window rises linearly from 1/(shared+1) to shared/(shared+1)
+                w = (np.arange(1, shared + 1, dtype=np.float32) / (shared + 1))[None, :, None]
+                region = slice(start, start + shared)
+                out[:, region] = (1 - w) * out[:, region] + w * motion[:, :shared]
+            out[:, start + shared : start + frames] = motion[:, shared:frames]
+            bar.update(start + frames - max(end_prev, start))
+            end_prev = start + frames
     assert out is not None
     return out
 
