@@ -94,6 +94,7 @@ def corpus_articulation(phones, num_frames: int) -> np.ndarray:  # type: ignore[
     """(T, 53) the synthetic corpus's neutral mouth motion for PhoneSegments, lips closed on
     the bilabials as the corpus closes them."""
     from lsf_animation.audio.phonetic import VISEME_OF_PHONE
+    from lsf_animation.constants import MOTION_DIM, NUM_EXPRESSION
     from lsf_animation.data.synth.visemes import (
         close_lips,
         lip_closure,
@@ -103,10 +104,10 @@ def corpus_articulation(phones, num_frames: int) -> np.ndarray:  # type: ignore[
 
     intervals = [(VISEME_OF_PHONE[p.phone], p.start_s, p.end_s) for p in phones]
     mouth = mouth_trajectory(intervals, num_frames)
-    exp, jaw = place_channels(mouth, 50)
-    exp = close_lips(exp, jaw, lip_closure(mouth))
-    motion = np.zeros((num_frames, 53), np.float32)
-    motion[:, :50], motion[:, 50] = exp, jaw
+    exp, jaw = place_channels(mouth, NUM_EXPRESSION)
+    motion = np.zeros((num_frames, MOTION_DIM), np.float32)
+    motion[:, :NUM_EXPRESSION] = close_lips(exp, jaw, lip_closure(mouth))
+    motion[:, NUM_EXPRESSION] = jaw  # jaw opening: the first axis of the jaw's rotation
     return motion
 
 

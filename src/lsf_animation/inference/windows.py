@@ -24,7 +24,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from lsf_animation.constants import MAX_SEED, SAMPLES_PER_FRAME
 from lsf_animation.errors import LsfError
@@ -96,6 +95,8 @@ def windowed_motion(
     starts, frames = window_plan(total, window_frames, overlap_frames)
     out: np.ndarray | None = None
     end_prev = 0
+    from tqdm import tqdm  # imported when used, as the other progress bars
+
     with tqdm(total=total, unit="frame", desc="animate", disable=not progress) as bar:
         for start in starts:
             motion = predict(window_audio(wav, start, frames), frames, start)
