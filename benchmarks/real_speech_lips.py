@@ -162,15 +162,16 @@ def main() -> None:
         args.checkpoint, args.clips, args.transcript, args.seeds, recognizer
     )
     model = {name: runs[0] for name, runs in result["clips"].items()}
-    base = result["baseline"]
+    base, articulation = result["baseline"], result["articulation"]
     pooled = {
         "model": summary(pool(list(model.values()))),
         "baseline": summary(pool(list(base.values()))),
-        "articulation": summary(pool(list(result["articulation"].values()))),
+        "articulation": summary(pool(list(articulation.values()))),
         "model_seeds": summary(pool([r for runs in result["clips"].values() for r in runs])),
     }
     rows = [row(f"`{name[-4:]}` model", summary(model[name])) for name in model]
     rows += [row(f"`{name[-4:]}` loudness", summary(base[name])) for name in base]
+    rows += [row(f"`{name[-4:]}` articulation", summary(art)) for name, art in articulation.items()]
     rows.append(row("**pooled, model**", pooled["model"]))
     rows.append(row("**pooled, loudness follower**", pooled["baseline"]))
     rows.append(row("pooled, corpus articulation", pooled["articulation"]))
@@ -210,7 +211,9 @@ def main() -> None:
         "whole-frame lags in brackets). The loudness follower is the speech envelope used as "
         "the aperture; the corpus articulation is the synthetic corpus's own mouth motion "
         "made from the aligned phones (what a model that learned its corpus perfectly and "
-        f"heard every phone right would do). Goal: {GOALS}. The last row pools {args.seeds} "
+        "heard every phone right would do); on a clip whose loud frames fall on closed or "
+        "rounded phones it correlates weakly with the envelope however exact it is. "
+        f"Goal: {GOALS}. The last row pools {args.seeds} "
         "samples (seeds) of every clip: with 29 bilabials, one sample's closed share moves by "
         "several points from seed to seed.\n\n" + markdown_table(headers, rows)
     )
